@@ -1,0 +1,128 @@
+import { parse, TomlError } from "smol-toml";
+import { LEVELS, type Level } from "../log/logger.ts";
+import { parseDuration } from "./duration.ts";
+
+/** A .conf file that cannot be used; the message names the file and the key. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** The keys a .conf may set; each is optional. */
+export interface ConfFile {
+  socketAddress?: string;
+  logLevel?: Level;
+  logFile?: string;
+  failPodOnError?: boolean;
+  normalizeImageReferences?: boolean;
+  retryWindowMs?: number;
+  queueMaxRequests?: number;
+  queueMaxBytes?: number;
+  allowedNamespaces?: string[];
+  allowedPrefetchPrefixes?: string[];
+  allowedUrlSchemes?: string[];
+  maxAnnotationBytes?: number;
+}
+
+type Reader = (value: unknown, key: string) => unknown;
+
+/** .conf key → [ConfFile field, how to read its value]. */
+const KEYS: Record<string, [keyof ConfFile, Reader]> = {
+  socket_address: ["socketAddress", absolutePath],
+  log_level: ["logLevel", level],
+  log_file: ["logFile", absolutePath],
+  fail_pod_on_error: ["failPodOnError", boolean],
+  normalize_image_references: ["normalizeImageReferences", boolean],
+  retry_window: ["retryWindowMs", duration],
+  queue_max_requests: ["queueMaxRequests", positiveInteger],
+  queue_max_bytes: ["queueMaxBytes", positiveInteger],
+  allowed_namespaces: ["allowedNamespaces", stringList],
+  allowed_prefetch_prefixes: ["allowedPrefetchPrefixes", stringList],
+  allowed_url_schemes: ["allowedUrlSchemes", schemeList],
+  max_annotation_bytes: ["maxAnnotationBytes", positiveInteger],
+};
+
+export const CONF_KEYS = Object.keys(KEYS);
+
+export interface ParsedConf {
+  conf: ConfFile;
+  /** Keys this version does not know: reported, not fatal. */
+  unknownKeys: string[];
+}
+
+/**
+ * Parses a .conf (flat TOML, as in the nydus documentation's example).
+ * `source` names the file, or "the runtime's Configure" for text from NRI.
+ */
+export function parseConf(text: string, source: string): ParsedConf {
+  let table: Record<string, unknown>;
+  try {
+    table = parse(text);
+  } catch (error) {
+    const detail = error instanceof TomlError ? error.message.split("\n")[0] : String(error);
+    throw new ConfigError(`${source}: not valid TOML: ${detail}`);
+  }
+  const conf: ConfFile = {};
+  const unknownKeys: string[] = [];
+  for (const [key, value] of Object.entries(table)) {
+    const known = KEYS[key];
+    if (!known) {
+      unknownKeys.push(key);
+      continue;
+    }
+    const [field, read] = known;
+    try {
+      Object.assign(conf, { [field]: read(value, key) });
+    } catch (error) {
+      throw new ConfigError(`${source}: ${(error as Error).message}`);
+    }
+  }
+  return { conf, unknownKeys };
+}
+
+function fail(key: string, expected: string, value: unknown): never {
+  throw new Error(`key "${key}" must be ${expected}, got ${JSON.stringify(value)}`);
+}
+
+function absolutePath(value: unknown, key: string): string {
+  if (typeof value !== "string" || !value.startsWith("/")) fail(key, "an absolute path", value);
+  return value;
+}
+
+function level(value: unknown, key: string): Level {
+  if (!LEVELS.includes(value as Level)) fail(key, `one of ${LEVELS.join(", ")}`, value);
+  return value as Level;
+}
+
+function boolean(value: unknown, key: string): boolean {
+  if (typeof value !== "boolean") fail(key, "true or false", value);
+  return value;
+}
+
+function duration(value: unknown, key: string): number {
+  const ms = typeof value === "string" ? parseDuration(value) : undefined;
+  if (ms === undefined) fail(key, 'a duration such as "10s" or "500ms"', value);
+  return ms;
+}
+
+function positiveInteger(value: unknown, key: string): number {
+  const number = typeof value === "bigint" ? Number(value) : value;
+  if (typeof number !== "number" || !Number.isSafeInteger(number) || number <= 0) {
+    fail(key, "a positive whole number", value);
+  }
+  return number;
+}
+
+function stringList(value: unknown, key: string): string[] {
+  if (!Array.isArray(value) || value.some((item) => typeof item !== "string" || !item)) {
+    fail(key, "a list of non-empty strings", value);
+  }
+  return value as string[];
+}
+
+function schemeList(value: unknown, key: string): string[] {
+  const list = stringList(value, key);
+  for (const scheme of list) {
+    if (!/^[a-z][a-z0-9+.-]*$/.test(scheme)) fail(key, 'a list of URL schemes like "https"', value);
+  }
+  return list;
+}

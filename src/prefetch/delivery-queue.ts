@@ -1,0 +1,187 @@
+import { errorText, type Logger } from "../log/logger.ts";
+import { DeliveryError, type Forwarder } from "./forwarder.ts";
+
+/** One request body, and who asked for it (for log lines). */
+export interface DeliveryRequest {
+  body: Uint8Array;
+  pod: string;
+  images: readonly string[];
+}
+
+/** What a pod start learns about its request within its budget. */
+export type Delivery =
+  | { state: "delivered" }
+  /** Not delivered in time; kept and retried in the background. */
+  | { state: "pending"; error: string }
+  /** Given up: refused by the snapshotter, withdrawn, or no room. */
+  | { state: "failed"; error: string };
+
+export interface QueueOptions {
+  /** How long after its pod's budget a request is still retried. */
+  retryWindowMs: number;
+  maxRequests: number;
+  maxBytes: number;
+  /** Longest single attempt; a hung snapshotter is given up on after this. */
+  attemptTimeoutMs?: number;
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+interface Item {
+  request: DeliveryRequest;
+  expiresAt: number;
+  lastError?: string;
+  /** Set while a pod start waits for this item. */
+  settle?: (delivery: Delivery) => void;
+}
+
+const ATTEMPT_TIMEOUT_MS = 5000;
+const INITIAL_BACKOFF_MS = 100;
+const MAX_BACKOFF_MS = 2000;
+
+/**
+ * Delivers requests one at a time, oldest first, so requests for the same
+ * image reach the snapshotter in the order their pods started. A pod start
+ * waits for its request only as long as its budget; after that the request
+ * stays queued and is retried with backoff until its window closes. The queue
+ * is bounded in requests and bytes; the oldest waiting request gives way.
+ */
+export class DeliveryQueue {
+  private readonly items: Item[] = [];
+  private bytes = 0;
+  private inFlight: Item | undefined;
+  private running = false;
+
+  constructor(
+    private readonly forwarder: Forwarder,
+    private readonly options: QueueOptions,
+    private readonly log: Logger,
+  ) {}
+
+  /** Requests waiting or in flight. */
+  get size(): number {
+    return this.items.length;
+  }
+
+  /**
+   * Queues `request` and waits up to `budgetMs` for it to be delivered. With
+   * `withdraw`, a request not delivered in time is taken back (the pod fails
+   * and the runtime will ask again) instead of being retried.
+   */
+  submit(request: DeliveryRequest, budgetMs: number, withdraw = false): Promise<Delivery> {
+    if (request.body.length > this.options.maxBytes) {
+      return Promise.resolve({ state: "failed", error: "request is larger than queue_max_bytes" });
+    }
+    const item: Item = { request, expiresAt: Date.now() + budgetMs + this.options.retryWindowMs };
+    const delivery = new Promise<Delivery>((resolve) => (item.settle = resolve));
+    this.makeRoom(request.body.length);
+    this.items.push(item);
+    this.bytes += request.body.length;
+    this.wake();
+    const timer = setTimeout(() => this.budgetSpent(item, withdraw), budgetMs);
+    return delivery.finally(() => clearTimeout(timer));
+  }
+
+  private budgetSpent(item: Item, withdraw: boolean): void {
+    const settle = item.settle;
+    if (!settle) return;
+    item.settle = undefined;
+    const error = item.lastError ?? "no answer yet";
+    if (withdraw && item !== this.inFlight) {
+      this.remove(item);
+      settle({ state: "failed", error });
+    } else {
+      settle({ state: "pending", error });
+    }
+  }
+
+  private makeRoom(incoming: number): void {
+    const { maxRequests, maxBytes } = this.options;
+    while (this.items.length >= maxRequests || this.bytes + incoming > maxBytes) {
+      const victim = this.items.find((item) => item !== this.inFlight);
+      if (!victim) return;
+      this.remove(victim);
+      this.finish(victim, { state: "failed", error: "queue full" }, "queue full");
+    }
+  }
+
+  private wake(): void {
+    if (this.running) return;
+    this.running = true;
+    this.drain().finally(() => (this.running = false));
+  }
+
+  private async drain(): Promise<void> {
+    let backoff = this.options.initialBackoffMs ?? INITIAL_BACKOFF_MS;
+    while (this.items.length > 0) {
+      const item = this.items[0]!;
+      if (Date.now() >= item.expiresAt) {
+        this.remove(item);
+        const error = item.lastError ?? "expired";
+        this.finish(item, { state: "failed", error }, "retry window closed");
+        continue;
+      }
+      if (await this.attempt(item)) {
+        backoff = this.options.initialBackoffMs ?? INITIAL_BACKOFF_MS;
+        continue;
+      }
+      await sleep(Math.min(backoff, Math.max(item.expiresAt - Date.now(), 0)));
+      backoff = Math.min(backoff * 2, this.options.maxBackoffMs ?? MAX_BACKOFF_MS);
+    }
+  }
+
+  /** One try at the head item; true when it left the queue. */
+  private async attempt(item: Item): Promise<boolean> {
+    const limit = this.options.attemptTimeoutMs ?? ATTEMPT_TIMEOUT_MS;
+    const timeoutMs = Math.max(Math.min(limit, item.expiresAt - Date.now()), 1);
+    this.inFlight = item;
+    try {
+      await this.forwarder.send(item.request.body, timeoutMs);
+      this.remove(item);
+      this.finish(item, { state: "delivered" });
+      return true;
+    } catch (error) {
+      item.lastError = errorText(error);
+      if (error instanceof DeliveryError && error.retryable) return false;
+      this.remove(item);
+      this.finish(item, { state: "failed", error: item.lastError }, "snapshotter refused it");
+      return true;
+    } finally {
+      this.inFlight = undefined;
+    }
+  }
+
+  /** Tells the waiting pod start, or logs the outcome if nobody waits anymore. */
+  private finish(item: Item, delivery: Delivery, dropReason?: string): void {
+    if (item.settle) {
+      item.settle(delivery);
+      item.settle = undefined;
+      return;
+    }
+    const fields = {
+      pod: item.request.pod,
+      images: item.request.images,
+      socket: this.forwarder.target,
+    };
+    if (delivery.state === "delivered") {
+      this.log.info("prefetch list forwarded after retry", fields);
+    } else {
+      this.log.error("prefetch request dropped", {
+        ...fields,
+        reason: dropReason,
+        error: delivery.state === "failed" ? delivery.error : undefined,
+      });
+    }
+  }
+
+  private remove(item: Item): void {
+    const index = this.items.indexOf(item);
+    if (index < 0) return;
+    this.items.splice(index, 1);
+    this.bytes -= item.request.body.length;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

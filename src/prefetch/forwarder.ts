@@ -1,0 +1,64 @@
+/** The snapshotter's endpoint for prefetch lists. */
+export const PREFETCH_PATH = "/api/v1/prefetch";
+
+/** Sends one request body to the snapshotter. An interface, so tests can fail it. */
+export interface Forwarder {
+  /** Where requests go, for log lines. */
+  readonly target: string;
+  /** Resolves on 200; rejects with a DeliveryError otherwise. */
+  send(body: Uint8Array, timeoutMs: number): Promise<void>;
+  close?(): void;
+}
+
+/** A delivery that failed; `retryable` says whether trying again can help. */
+export class DeliveryError extends Error {
+  override name = "DeliveryError";
+  constructor(message: string, readonly retryable: boolean) {
+    super(message);
+  }
+}
+
+/**
+ * PUT over the snapshotter's Unix socket with Bun's fetch, which keeps the
+ * connection alive between requests (one socket, not one per pod).
+ */
+export class HttpForwarder implements Forwarder {
+  constructor(readonly target: string) {}
+
+  async send(body: Uint8Array, timeoutMs: number): Promise<void> {
+    let response: Response;
+    try {
+      response = await fetch(`http://unix${PREFETCH_PATH}`, {
+        method: "PUT",
+        unix: this.target,
+        body,
+        signal: AbortSignal.timeout(Math.max(timeoutMs, 1)),
+      });
+      await response.arrayBuffer(); // read to the end, so the connection can be reused
+    } catch (error) {
+      throw this.transportError(error, timeoutMs);
+    }
+    if (response.status !== 200) {
+      throw new DeliveryError(
+        `snapshotter answered ${response.status} ${response.statusText}`.trim(),
+        response.status >= 500,
+      );
+    }
+  }
+
+  private transportError(error: unknown, timeoutMs: number): DeliveryError {
+    const { name, code } = error as { name?: string; code?: string };
+    if (name === "TimeoutError" || name === "AbortError") {
+      return new DeliveryError(`no answer within ${timeoutMs} ms`, true);
+    }
+    if (code === "ENOENT") {
+      return new DeliveryError(
+        "socket does not exist (is nydus-snapshotter running with [system] enable = true?)",
+        true,
+      );
+    }
+    if (code === "ECONNREFUSED") return new DeliveryError("connection refused", true);
+    const text = error instanceof Error ? error.message : String(error);
+    return new DeliveryError(code ? `${code}: ${text}` : text, true);
+  }
+}
