@@ -1,7 +1,7 @@
 // ttrpc rules from ttrpc-protocol.md §1-§5, over an in-memory mux.
 import { describe, expect, test } from "bun:test";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { Plugin } from "../../src/gen/nri/pkg/api/v1alpha1/api_pb.ts";
 import { RequestSchema, ResponseSchema } from "../../src/gen/ttrpc/request_pb.ts";
 import { Logger } from "../../src/log/logger.ts";
@@ -46,7 +46,7 @@ function responses(stream: RecordingStream) {
   return out;
 }
 
-function server(impl: Parameters<TtrpcServer["register"]>[1] = {}) {
+function server(impl: Partial<ServiceImpl<typeof Plugin>> = {}) {
   const stream = new RecordingStream();
   const mux = new Mux(stream);
   new TtrpcServer(mux.open(1), Logger.discard()).register(Plugin, impl);
