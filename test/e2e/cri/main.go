@@ -4,7 +4,7 @@
 //
 // Usage:
 //
-//	cri --endpoint unix:///tmp/x/containerd.sock runp [--host-network] pod.yaml
+//	cri --endpoint unix:///tmp/x/containerd.sock runp [--host-network] [--cgroup-parent P] pod.yaml
 //	cri --endpoint ... stopp <sandbox-id>
 //	cri --endpoint ... rmp <sandbox-id>
 //	cri --endpoint ... pods
@@ -142,11 +142,13 @@ func loadPodConfig(path string) (*runtime.PodSandboxConfig, error) {
 
 // runPod starts the sandbox and prints the annotations exactly as they were sent, so the
 // caller can check them byte for byte against what the YAML should yield.
-// --host-network puts the pod in the node's network namespace, so no CNI is needed, while
-// the config file itself stays as documented.
+// --host-network puts the pod in the node's network namespace, so no CNI is needed, and
+// --cgroup-parent sets the cgroup the pod goes under (as kubelet always does), while the
+// config file itself stays as documented.
 func (c client) runPod(ctx context.Context, args []string) (any, error) {
 	flags := flag.NewFlagSet("runp", flag.ContinueOnError)
 	hostNetwork := flags.Bool("host-network", false, "run the pod in the node's network")
+	cgroupParent := flags.String("cgroup-parent", "", "cgroup parent of the pod")
 	if err := flags.Parse(args); err != nil {
 		return nil, err
 	}
@@ -159,6 +161,9 @@ func (c client) runPod(ctx context.Context, args []string) (any, error) {
 	}
 	if *hostNetwork {
 		useHostNetwork(config)
+	}
+	if *cgroupParent != "" {
+		linuxConfig(config).CgroupParent = *cgroupParent
 	}
 	resp, err := c.runtime.RunPodSandbox(ctx, &runtime.RunPodSandboxRequest{Config: config})
 	if err != nil {
@@ -174,17 +179,22 @@ func (c client) runPod(ctx context.Context, args []string) (any, error) {
 	}, nil
 }
 
-func useHostNetwork(config *runtime.PodSandboxConfig) {
+func linuxConfig(config *runtime.PodSandboxConfig) *runtime.LinuxPodSandboxConfig {
 	if config.Linux == nil {
 		config.Linux = &runtime.LinuxPodSandboxConfig{}
 	}
-	if config.Linux.SecurityContext == nil {
-		config.Linux.SecurityContext = &runtime.LinuxSandboxSecurityContext{}
+	return config.Linux
+}
+
+func useHostNetwork(config *runtime.PodSandboxConfig) {
+	linux := linuxConfig(config)
+	if linux.SecurityContext == nil {
+		linux.SecurityContext = &runtime.LinuxSandboxSecurityContext{}
 	}
-	if config.Linux.SecurityContext.NamespaceOptions == nil {
-		config.Linux.SecurityContext.NamespaceOptions = &runtime.NamespaceOption{}
+	if linux.SecurityContext.NamespaceOptions == nil {
+		linux.SecurityContext.NamespaceOptions = &runtime.NamespaceOption{}
 	}
-	config.Linux.SecurityContext.NamespaceOptions.Network = runtime.NamespaceMode_NODE
+	linux.SecurityContext.NamespaceOptions.Network = runtime.NamespaceMode_NODE
 }
 
 func (c client) listPods(ctx context.Context) (any, error) {
