@@ -1,0 +1,270 @@
+import { describe, expect, test } from "bun:test";
+import { type Level, Logger, type Sink } from "../../src/log/logger.ts";
+import {
+  type DeliveryRequest,
+  DeliveryQueue,
+  type QueueOptions,
+} from "../../src/prefetch/delivery-queue.ts";
+import { DeliveryError, type Forwarder } from "../../src/prefetch/forwarder.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+class CapturingSink implements Sink {
+  readonly lines: string[] = [];
+
+  write(line: string, _level: Level): void {
+    this.lines.push(line);
+  }
+
+  find(msg: string): string | undefined {
+    return this.lines.find((line) => line.includes(`msg=${JSON.stringify(msg)}`));
+  }
+}
+
+/** What the fake does with one call: resolve (delivered) or reject. */
+type Behaviour = (body: string, call: number) => Promise<void>;
+
+/** A Forwarder that records every call and lets each test decide the outcome. */
+class FakeForwarder implements Forwarder {
+  readonly target = "/tmp/fake-snapshotter.sock";
+  /** Bodies of every call, in order. */
+  readonly calls: string[] = [];
+  /** Bodies of the calls that succeeded, in order. */
+  readonly delivered: string[] = [];
+
+  constructor(public behaviour: Behaviour = async () => {}) {}
+
+  async send(body: Uint8Array): Promise<void> {
+    const text = decoder.decode(body);
+    this.calls.push(text);
+    await this.behaviour(text, this.calls.length);
+    this.delivered.push(text);
+  }
+
+  callsFor(body: string): number {
+    return this.calls.filter((call) => call === body).length;
+  }
+}
+
+function retryable(): Promise<never> {
+  return Promise.reject(new DeliveryError("snapshotter answered 503 Service Unavailable", true));
+}
+
+/** A promise the test settles by hand. */
+function gate(): { promise: Promise<void>; open(): void } {
+  let open!: () => void;
+  const promise = new Promise<void>((resolve) => (open = resolve));
+  return { promise, open };
+}
+
+/** Holds the first call for `held` until the gate opens; every other call succeeds. */
+function holding(held: string, until: Promise<void>): Behaviour {
+  return (body) => (body === held ? until : Promise.resolve());
+}
+
+function request(body: string, pod = "default/web"): DeliveryRequest {
+  return { body: encoder.encode(body), pod, images: [`registry.example.com/${body}:1`] };
+}
+
+function setup(forwarder: FakeForwarder, options: Partial<QueueOptions> = {}) {
+  const sink = new CapturingSink();
+  const queue = new DeliveryQueue(forwarder, {
+    retryWindowMs: 2000,
+    maxRequests: 100,
+    maxBytes: 1 << 20,
+    initialBackoffMs: 5,
+    maxBackoffMs: 20,
+    ...options,
+  }, Logger.create([sink], "debug"));
+  return { queue, sink };
+}
+
+async function waitUntil(condition: () => boolean, what: string, timeoutMs = 3000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(5);
+  }
+}
+
+describe("DeliveryQueue", () => {
+  test("a request delivered within its budget is reported delivered", async () => {
+    const forwarder = new FakeForwarder();
+    const { queue } = setup(forwarder);
+    expect(await queue.submit(request("A"), 2000)).toEqual({ state: "delivered" });
+    expect(forwarder.delivered).toEqual(["A"]);
+    expect(queue.size).toBe(0);
+  });
+
+  test("a slow delivery is pending at the budget and forwarded in the background", async () => {
+    const slow = gate();
+    const forwarder = new FakeForwarder(() => slow.promise);
+    const { queue, sink } = setup(forwarder);
+    expect(await queue.submit(request("A"), 30))
+      .toEqual({ state: "pending", error: "no answer yet" });
+    slow.open();
+    await waitUntil(() => sink.find("prefetch list forwarded after retry") !== undefined, "log");
+    expect(forwarder.delivered).toEqual(["A"]);
+    expect(sink.find("prefetch list forwarded after retry")).toContain("pod=default/web");
+  });
+
+  test("a request that fails twice and then succeeds is delivered", async () => {
+    const forwarder = new FakeForwarder((_, call) => (call <= 2 ? retryable() : Promise.resolve()));
+    const { queue } = setup(forwarder);
+    expect(await queue.submit(request("A"), 3000)).toEqual({ state: "delivered" });
+    expect(forwarder.calls).toEqual(["A", "A", "A"]);
+  });
+
+  test("the last error is reported when the budget runs out between retries", async () => {
+    const forwarder = new FakeForwarder(() => retryable());
+    const { queue } = setup(forwarder);
+    expect(await queue.submit(request("A"), 40)).toEqual({
+      state: "pending",
+      error: "snapshotter answered 503 Service Unavailable",
+    });
+  });
+
+  test("requests keep their order across retries", async () => {
+    const forwarder = new FakeForwarder((body) =>
+      body === "A1" && forwarder.callsFor("A1") <= 2 ? retryable() : Promise.resolve());
+    const { queue } = setup(forwarder);
+    const first = queue.submit(request("A1", "default/one"), 3000);
+    await waitUntil(() => forwarder.calls.length >= 1, "the first attempt");
+    const second = queue.submit(request("A2", "default/two"), 3000);
+    expect(await Promise.all([first, second]))
+      .toEqual([{ state: "delivered" }, { state: "delivered" }]);
+    expect(forwarder.calls).toEqual(["A1", "A1", "A1", "A2"]);
+  });
+
+  test("a request the snapshotter refuses fails without a retry", async () => {
+    const forwarder = new FakeForwarder(() =>
+      Promise.reject(new DeliveryError("snapshotter answered 404 Not Found", false)));
+    const { queue } = setup(forwarder);
+    expect(await queue.submit(request("A"), 2000))
+      .toEqual({ state: "failed", error: "snapshotter answered 404 Not Found" });
+    await Bun.sleep(60);
+    expect(forwarder.calls).toEqual(["A"]);
+  });
+
+  test("a request still failing when its window closes is dropped with an error log", async () => {
+    const forwarder = new FakeForwarder(() => retryable());
+    const { queue, sink } = setup(forwarder, { retryWindowMs: 60 });
+    expect((await queue.submit(request("A", "shop/cart"), 20)).state).toBe("pending");
+    await waitUntil(() => queue.size === 0, "the drop");
+    const line = sink.find("prefetch request dropped");
+    expect(line).toContain("level=error");
+    expect(line).toContain("pod=shop/cart");
+    expect(line).toContain('reason="retry window closed"');
+  });
+
+  test("a request whose window closed while it waited is dropped unsent", async () => {
+    const held = gate();
+    const forwarder = new FakeForwarder(holding("A", held.promise));
+    const { queue, sink } = setup(forwarder, { retryWindowMs: 20 });
+    void queue.submit(request("A"), 5000);
+    expect((await queue.submit(request("B", "default/late"), 10)).state).toBe("pending");
+    await Bun.sleep(60);
+    held.open();
+    await waitUntil(() => queue.size === 0, "the queue to empty");
+    expect(forwarder.calls).toEqual(["A"]);
+    expect(sink.find("prefetch request dropped")).toContain("pod=default/late");
+  });
+
+  test("a full queue drops the oldest waiting request and tells its pod", async () => {
+    const held = gate();
+    const forwarder = new FakeForwarder(holding("A", held.promise));
+    const { queue } = setup(forwarder, { maxRequests: 2 });
+    const a = queue.submit(request("A"), 3000);
+    const b = queue.submit(request("B"), 3000);
+    const c = queue.submit(request("C"), 3000);
+    expect(await b).toEqual({ state: "failed", error: "queue full" });
+    held.open();
+    expect(await Promise.all([a, c])).toEqual([{ state: "delivered" }, { state: "delivered" }]);
+    expect(forwarder.delivered).toEqual(["A", "C"]);
+  });
+
+  test("a request dropped for room after its budget is logged", async () => {
+    const held = gate();
+    const forwarder = new FakeForwarder(holding("A", held.promise));
+    const { queue, sink } = setup(forwarder, { maxRequests: 2 });
+    void queue.submit(request("A"), 3000);
+    expect((await queue.submit(request("B", "default/old"), 10)).state).toBe("pending");
+    void queue.submit(request("C"), 3000);
+    const line = sink.find("prefetch request dropped");
+    expect(line).toContain("pod=default/old");
+    expect(line).toContain('reason="queue full"');
+    held.open();
+    await waitUntil(() => queue.size === 0, "the queue to empty");
+    expect(forwarder.delivered).toEqual(["A", "C"]);
+  });
+
+  test("the byte bound drops the oldest waiting request", async () => {
+    const held = gate();
+    const forwarder = new FakeForwarder(holding("AAAA", held.promise));
+    const { queue } = setup(forwarder, { maxBytes: 10 });
+    const a = queue.submit(request("AAAA"), 3000);
+    const b = queue.submit(request("BBBB"), 3000);
+    const c = queue.submit(request("CCCC"), 3000);
+    expect(await b).toEqual({ state: "failed", error: "queue full" });
+    held.open();
+    await Promise.all([a, c]);
+    expect(forwarder.delivered).toEqual(["AAAA", "CCCC"]);
+  });
+
+  test("a request larger than the byte bound fails at once and is never sent", async () => {
+    const forwarder = new FakeForwarder();
+    const { queue } = setup(forwarder, { maxBytes: 3 });
+    expect(await queue.submit(request("AAAA"), 1000))
+      .toEqual({ state: "failed", error: "request is larger than queue_max_bytes" });
+    expect(forwarder.calls).toEqual([]);
+  });
+
+  test("a withdrawn request waiting behind another fails and is never sent", async () => {
+    const held = gate();
+    const forwarder = new FakeForwarder(holding("A", held.promise));
+    const { queue } = setup(forwarder);
+    const a = queue.submit(request("A"), 3000);
+    expect(await queue.submit(request("B"), 20, true))
+      .toEqual({ state: "failed", error: "no answer yet" });
+    held.open();
+    await a;
+    await Bun.sleep(30);
+    expect(forwarder.calls).toEqual(["A"]);
+  });
+
+  test("a withdrawn request between retries fails and is not tried again", async () => {
+    const forwarder = new FakeForwarder(() => retryable());
+    const { queue } = setup(forwarder);
+    expect(await queue.submit(request("A"), 40, true)).toEqual({
+      state: "failed",
+      error: "snapshotter answered 503 Service Unavailable",
+    });
+    const attempts = forwarder.calls.length;
+    await Bun.sleep(80);
+    expect(forwarder.calls.length).toBe(attempts);
+    expect(queue.size).toBe(0);
+  });
+
+  test("a request in flight at its budget is not withdrawn but pending", async () => {
+    const held = gate();
+    const forwarder = new FakeForwarder(() => held.promise);
+    const { queue } = setup(forwarder);
+    expect((await queue.submit(request("A"), 20, true)).state).toBe("pending");
+    held.open();
+    await waitUntil(() => queue.size === 0, "the delivery");
+    expect(forwarder.delivered).toEqual(["A"]);
+  });
+
+  // Fails today: drain() clears `running` one microtask after it found the queue empty, so
+  // a submit made in that gap (here: straight after awaiting the previous submit) does not
+  // start a drain and the request waits, unsent, until some later submit wakes the queue.
+  test.todo("a request submitted as soon as the previous one settles is delivered", async () => {
+    const forwarder = new FakeForwarder();
+    const { queue } = setup(forwarder);
+    for (const body of ["A", "B", "C"]) {
+      expect(await queue.submit(request(body), 1000)).toEqual({ state: "delivered" });
+    }
+    expect(forwarder.delivered).toEqual(["A", "B", "C"]);
+  });
+});

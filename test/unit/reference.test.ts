@@ -1,0 +1,65 @@
+import { describe, expect, test } from "bun:test";
+import { ImageReferenceError, normalizeReference } from "../../src/prefetch/reference.ts";
+
+const DIGEST = `sha256:${"0123456789abcdef".repeat(4)}`;
+
+describe("normalizeReference", () => {
+  test("an official image name gets docker.io/library/ and :latest", () => {
+    expect(normalizeReference("nginx")).toBe("docker.io/library/nginx:latest");
+  });
+
+  test("an official image keeps its tag", () => {
+    expect(normalizeReference("nginx:1.25")).toBe("docker.io/library/nginx:1.25");
+  });
+
+  test("a user image gets docker.io/ but no library/", () => {
+    expect(normalizeReference("user/app")).toBe("docker.io/user/app:latest");
+  });
+
+  test("docker.io/nginx gets library/", () => {
+    expect(normalizeReference("docker.io/nginx")).toBe("docker.io/library/nginx:latest");
+  });
+
+  test("index.docker.io is rewritten to docker.io", () => {
+    expect(normalizeReference("index.docker.io/library/nginx:latest"))
+      .toBe("docker.io/library/nginx:latest");
+  });
+
+  test("a fully qualified reference is unchanged", () => {
+    const reference = "ghcr.io/dragonflyoss/image-service/wordpress:nydus-nightly-v6";
+    expect(normalizeReference(reference)).toBe(reference);
+  });
+
+  test("localhost is a registry, not a docker.io user", () => {
+    expect(normalizeReference("localhost/app")).toBe("localhost/app:latest");
+  });
+
+  test("a registry with a port keeps the port and the tag", () => {
+    expect(normalizeReference("localhost:5000/app:1")).toBe("localhost:5000/app:1");
+  });
+
+  test("a digest is kept and no :latest is added", () => {
+    const reference = `registry.example.com:5000/a/b@${DIGEST}`;
+    expect(normalizeReference(reference)).toBe(reference);
+  });
+
+  test("a tag and a digest are both kept", () => {
+    expect(normalizeReference(`nginx:1.25@${DIGEST}`))
+      .toBe(`docker.io/library/nginx:1.25@${DIGEST}`);
+  });
+
+  test("a first component with capitals is a registry, as in Docker's grammar", () => {
+    expect(normalizeReference("UPPER/case")).toBe("UPPER/case:latest");
+  });
+
+  for (const invalid of ["Nginx", "user/App", "has space", "", ":tag", "nginx:", "a//b"]) {
+    test(`${JSON.stringify(invalid)} is rejected with ImageReferenceError`, () => {
+      expect(() => normalizeReference(invalid)).toThrow(ImageReferenceError);
+    });
+  }
+
+  test("the error message quotes the reference", () => {
+    expect(() => normalizeReference("has space"))
+      .toThrow('"has space" is not a valid image reference');
+  });
+});
