@@ -56,7 +56,7 @@ export interface ParsedConf {
 export function parseConf(text: string, source: string): ParsedConf {
   let table: Record<string, unknown>;
   try {
-    table = parse(text);
+    table = parse(text, { integersAsBigInt: true }); // so 1.0 is told apart from 1
   } catch (error) {
     const detail = error instanceof TomlError ? error.message.split("\n")[0] : String(error);
     throw new ConfigError(`${source}: not valid TOML: ${detail}`);
@@ -80,7 +80,8 @@ export function parseConf(text: string, source: string): ParsedConf {
 }
 
 function fail(key: string, expected: string, value: unknown): never {
-  throw new Error(`key "${key}" must be ${expected}, got ${JSON.stringify(value)}`);
+  const shown = JSON.stringify(value, (_, v) => (typeof v === "bigint" ? Number(v) : v));
+  throw new Error(`key "${key}" must be ${expected}, got ${shown}`);
 }
 
 function absolutePath(value: unknown, key: string): string {
@@ -105,11 +106,10 @@ function duration(value: unknown, key: string): number {
 }
 
 function positiveInteger(value: unknown, key: string): number {
-  const number = typeof value === "bigint" ? Number(value) : value;
-  if (typeof number !== "number" || !Number.isSafeInteger(number) || number <= 0) {
+  if (typeof value !== "bigint" || value <= 0n || value > BigInt(Number.MAX_SAFE_INTEGER)) {
     fail(key, "a positive whole number", value);
   }
-  return number;
+  return Number(value);
 }
 
 function stringList(value: unknown, key: string): string[] {

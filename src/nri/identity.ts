@@ -20,10 +20,11 @@ export interface IdentitySources {
 }
 
 /**
- * Works out the name and index the way NRI's own stub does: flags or
- * NRI_PLUGIN_NAME / NRI_PLUGIN_IDX first; a missing name is the executable's
- * base name; a missing index comes from an "NN-name" executable name. A
- * name that already carries the index ("03-x" with index 03) is not doubled.
+ * Works out the name and index: flags or NRI_PLUGIN_NAME / NRI_PLUGIN_IDX
+ * first; a missing name is the executable's base name; a missing index comes
+ * from an "NN-name" executable name. Unlike NRI's Go stub, a name given
+ * explicitly is kept even when the index comes from the file name. A name
+ * that already carries the index ("03-x" with index 03) is not doubled.
  */
 export function resolveIdentity(sources: IdentitySources): Identity {
   const idx = sources.flagIdx || sources.env.NRI_PLUGIN_IDX || "";

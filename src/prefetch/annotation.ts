@@ -18,7 +18,8 @@ export class AnnotationError extends Error {
  * Parses the annotation value by the snapshotter's own rules, made strict:
  * a JSON array of objects whose values are all strings (the snapshotter
  * drops the whole body if one is not, while still answering 200), each with
- * a non-empty "image" and "prefetch". An empty list asks for nothing.
+ * a non-empty "image" and "prefetch". An empty list is valid and asks for
+ * nothing (the caller sends nothing for it).
  */
 export function parsePrefetchList(value: string): PrefetchEntry[] {
   let parsed: unknown;
@@ -30,7 +31,6 @@ export function parsePrefetchList(value: string): PrefetchEntry[] {
   if (!Array.isArray(parsed)) {
     throw new AnnotationError(`must be a JSON array of objects, got ${jsonType(parsed)}`);
   }
-  if (parsed.length === 0) throw new AnnotationError("the list is empty");
   return parsed.map((element, index) => parseEntry(element, index));
 }
 

@@ -31,6 +31,8 @@ interface Item {
   request: DeliveryRequest;
   expiresAt: number;
   lastError?: string;
+  /** Taken back by its pod start: not retried, whatever the attempt in flight does. */
+  withdrawn?: boolean;
   /** Set while a pod start waits for this item. */
   settle?: (delivery: Delivery) => void;
 }
@@ -87,12 +89,13 @@ export class DeliveryQueue {
     if (!settle) return;
     item.settle = undefined;
     const error = item.lastError ?? "no answer yet";
-    if (withdraw && item !== this.inFlight) {
-      this.remove(item);
-      settle({ state: "failed", error });
-    } else {
+    if (!withdraw) {
       settle({ state: "pending", error });
+      return;
     }
+    item.withdrawn = true;
+    if (item !== this.inFlight) this.remove(item);
+    settle({ state: "failed", error });
   }
 
   private makeRoom(incoming: number): void {
@@ -108,26 +111,36 @@ export class DeliveryQueue {
   private wake(): void {
     if (this.running) return;
     this.running = true;
-    this.drain().finally(() => (this.running = false));
+    void this.drain();
   }
 
+  /**
+   * The worker. `running` is cleared in the same synchronous step that finds
+   * the queue empty, so a submit can never slip in between and go unserved.
+   */
   private async drain(): Promise<void> {
     let backoff = this.options.initialBackoffMs ?? INITIAL_BACKOFF_MS;
-    while (this.items.length > 0) {
-      const item = this.items[0]!;
-      if (Date.now() >= item.expiresAt) {
-        this.remove(item);
-        const error = item.lastError ?? "expired";
-        this.finish(item, { state: "failed", error }, "retry window closed");
-        continue;
+    try {
+      while (this.items.length > 0) {
+        const item = this.items[0]!;
+        if (Date.now() >= item.expiresAt) {
+          this.expire(item);
+        } else if (await this.attempt(item)) {
+          backoff = this.options.initialBackoffMs ?? INITIAL_BACKOFF_MS;
+        } else {
+          await sleep(Math.min(backoff, Math.max(item.expiresAt - Date.now(), 0)));
+          backoff = Math.min(backoff * 2, this.options.maxBackoffMs ?? MAX_BACKOFF_MS);
+        }
       }
-      if (await this.attempt(item)) {
-        backoff = this.options.initialBackoffMs ?? INITIAL_BACKOFF_MS;
-        continue;
-      }
-      await sleep(Math.min(backoff, Math.max(item.expiresAt - Date.now(), 0)));
-      backoff = Math.min(backoff * 2, this.options.maxBackoffMs ?? MAX_BACKOFF_MS);
+    } finally {
+      this.running = false;
     }
+  }
+
+  private expire(item: Item): void {
+    this.remove(item);
+    const error = item.lastError ?? "expired";
+    this.finish(item, { state: "failed", error }, "retry window closed");
   }
 
   /** One try at the head item; true when it left the queue. */
@@ -142,6 +155,10 @@ export class DeliveryQueue {
       return true;
     } catch (error) {
       item.lastError = errorText(error);
+      if (item.withdrawn) {
+        this.remove(item); // its pod was already failed; nobody waits for it
+        return true;
+      }
       if (error instanceof DeliveryError && error.retryable) return false;
       this.remove(item);
       this.finish(item, { state: "failed", error: item.lastError }, "snapshotter refused it");

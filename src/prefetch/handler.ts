@@ -91,6 +91,10 @@ export class PrefetchHandler implements PluginHandler {
       );
     }
     const entries = parsePrefetchList(value);
+    if (entries.length === 0) {
+      log.info("pod skipped: the prefetch list is empty");
+      return undefined;
+    }
     const refusal = entryRefusal(entries, policy);
     if (refusal) {
       log.warn("pod skipped by policy", { reason: refusal });

@@ -33,4 +33,4 @@ test("src/gen is what proto/ generates today", () => {
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
-});
+}, 60_000);
