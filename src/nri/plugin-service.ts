@@ -57,11 +57,13 @@ export class PluginService {
       configure: (request) => this.configure(request),
       synchronize: (request) => ({ more: request.more }), // no updates; echo slicing
       runPodSandbox: async (request, context) => {
-        await this.runPod(request.pod, context);
+        await this.runPod(request.pod, context, "RunPodSandbox");
         return {};
       },
       stateChange: async (request, context) => {
-        if (request.event === Event.RUN_POD_SANDBOX) await this.runPod(request.pod, context);
+        if (request.event === Event.RUN_POD_SANDBOX) {
+          await this.runPod(request.pod, context, "StateChange");
+        }
         return {};
       },
     };
@@ -90,8 +92,19 @@ export class PluginService {
     return create(ConfigureResponseSchema, { events });
   }
 
-  private runPod(pod: PodSandbox | undefined, context: HandlerContext): Promise<void> {
-    return this.handler.runPodSandbox(podInfo(pod), this.budget(context));
+  private runPod(
+    pod: PodSandbox | undefined,
+    context: HandlerContext,
+    via: string,
+  ): Promise<void> {
+    const info = podInfo(pod);
+    const budget = this.budget(context);
+    this.log.debug("pod sandbox starting", {
+      pod: `${info.namespace}/${info.name}`,
+      via,
+      budget_ms: Math.round(budget.budgetMs),
+    });
+    return this.handler.runPodSandbox(info, budget);
   }
 
   private budget(context: HandlerContext): CallBudget {

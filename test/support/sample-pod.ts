@@ -1,0 +1,32 @@
+import { join } from "node:path";
+import type { PodSpec } from "../harness/harness.ts";
+
+/** The annotation key the plugin reads. */
+export const PREFETCH_KEY = "containerd.io/nydus-prefetch";
+
+interface CrictlPod {
+  metadata: { name: string; namespace: string; uid: string };
+  annotations: Record<string, string>;
+}
+
+/**
+ * The sample pod from the nydus document (test/fixtures/wordpress-pod.yaml),
+ * its annotation exactly as the YAML block scalar yields it.
+ */
+export async function samplePod(id = "sandbox-wordpress"): Promise<PodSpec> {
+  const file = join(import.meta.dir, "../fixtures/wordpress-pod.yaml");
+  const pod = Bun.YAML.parse(await Bun.file(file).text()) as CrictlPod;
+  return { id, ...pod.metadata, annotations: pod.annotations };
+}
+
+/** A pod without the annotation. */
+export function plainPod(id = "sandbox-plain"): PodSpec {
+  return { id, name: "plain", namespace: "default", uid: "uid-plain", annotations: {} };
+}
+
+/** The .conf the nydus document shows, pointed at a test socket. */
+export async function sampleConf(socket: string, extra = ""): Promise<string> {
+  const file = join(import.meta.dir, "../fixtures/prefetchfiles-nri-plugin.conf");
+  const text = await Bun.file(file).text();
+  return text.replace("/run/containerd-nydus/system.sock", socket) + extra;
+}
