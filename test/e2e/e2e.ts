@@ -10,7 +10,9 @@ import {
   buildCriClient,
   buildPause,
   buildSnapshotter,
-  CONTAINERD,
+  CONTAINERD_RELEASES,
+  type ContainerdLine,
+  type ContainerdRelease,
   criApiVersion,
   ensureDebianPackages,
   NYDUS_SNAPSHOTTER,
@@ -39,34 +41,99 @@ export interface E2EOptions {
   plugin?: "ours" | "upstream";
   /** Skip `bun build.ts` and use the dist/ binary as it is. */
   skipPluginBuild?: boolean;
-  /** Keep the temporary root even when everything passed. */
+  /** Keep the temporary roots even when everything passed. */
   keep?: boolean;
+  /** containerd release lines to run the scenario against; all of them by default. */
+  containerd?: ContainerdLine[];
 }
 
 export interface E2EResult {
   status: "passed" | "failed" | "skipped";
-  /** Why it was skipped or what failed first. */
+  /** Why it was skipped, or what failed. */
   reason?: string;
   summary: string;
 }
 
-interface Built {
-  tools: Tools;
+/** What every containerd release shares: built once per run. */
+interface Shared {
+  snapshotter: string;
   upstreamPlugin: string;
+  cri: string;
 }
 
 /** Runs the whole end-to-end test and prints one line per step. Never throws. */
 export async function runE2E(options: E2EOptions = {}): Promise<E2EResult> {
   const report = new Reporter();
-  let root: string | undefined;
-  let status: E2EResult["status"] = "passed";
-  let reason: string | undefined;
+  const lines = options.containerd ?? (Object.keys(CONTAINERD_RELEASES) as ContainerdLine[]);
+  const failures: string[] = [];
   try {
     await report.step("machine can run containers", () => checkKernel());
-    const built = await buildEverything(report);
-    const plugin = await report.step("plugin binary", (s) => pluginUnderTest(options, built, s));
+    const shared = await buildShared(report);
+    const plugin = await report.step("plugin binary", (s) => pluginUnderTest(options, shared, s));
+    for (const line of lines) {
+      const release = CONTAINERD_RELEASES[line];
+      const failure = await runRelease(report, release, shared, plugin, options);
+      if (failure) failures.push(failure);
+    }
+  } catch (error) {
+    const reason = (error as Error).message;
+    if (error instanceof Skip) {
+      console.log(`[e2e] skipped: ${reason}`);
+      return { status: "skipped", reason, summary: report.summary() };
+    }
+    failures.push(reason);
+  }
+  for (const failure of failures) console.log(`[e2e] failed: ${failure}`);
+  const status = failures.length ? "failed" : "passed";
+  return { status, reason: failures.join("; ") || undefined, summary: report.summary() };
+}
+
+async function buildShared(report: Reporter): Promise<Shared> {
+  await report.step("Debian packages", async (s) => {
+    await ensureDebianPackages(s);
+    s.note(`runc ${await runcVersion(RUNC)}`);
+  });
+  const nydusBin = await report.step(
+    `nydus-snapshotter ${NYDUS_SNAPSHOTTER.version}`,
+    buildSnapshotter,
+  );
+  const criDir = join(E2E_DIR, "cri");
+  const cri = await report.step(`CRI client, cri-api ${await criApiVersion(criDir)}`, (s) =>
+    buildCriClient(criDir, s),
+  );
+  return {
+    snapshotter: join(nydusBin, "containerd-nydus-grpc"),
+    upstreamPlugin: join(nydusBin, "prefetchfiles-nri-plugin"),
+    cri,
+  };
+}
+
+/** Builds one containerd release and runs the scenario against it; returns what failed. */
+async function runRelease(
+  report: Reporter,
+  release: ContainerdRelease,
+  shared: Shared,
+  plugin: PluginUnderTest,
+  options: E2EOptions,
+): Promise<string | undefined> {
+  console.log(`[e2e] --- containerd ${release.version} ---`);
+  let root: string | undefined;
+  try {
+    const bin = await report.step(`containerd ${release.version}`, (s) =>
+      buildContainerd(release, s),
+    );
+    const tools: Tools = {
+      containerd: join(bin, "containerd"),
+      ctr: join(bin, "ctr"),
+      shimDir: bin,
+      snapshotter: shared.snapshotter,
+      cri: shared.cri,
+      runc: RUNC,
+    };
     const fixedBefore = existingFixedPaths();
-    root = await report.step("prepare the temporary root", (s) => prepare(built, plugin, s));
+    root = await report.step("prepare the temporary root", (s) =>
+      prepare(release, tools, plugin, s),
+    );
     const inner = await runIsolated(root);
     report.passed += inner.passed;
     report.failed += inner.failed;
@@ -77,44 +144,19 @@ export async function runE2E(options: E2EOptions = {}): Promise<E2EResult> {
       const created = existingFixedPaths().filter((path) => !fixedBefore.includes(path));
       if (created.length) throw new Error(`created on the host: ${created.join(" ")}`);
     });
-    if (inner.failed) throw new Error(`scenario failed; logs and state kept in ${root}`);
+    if (inner.failed) throw new Error(`the scenario failed`);
+    if (!options.keep) await rm(root, { recursive: true, force: true });
+    else console.log(`[e2e] temporary root kept: ${root}`);
+    return undefined;
   } catch (error) {
-    status = error instanceof Skip ? "skipped" : "failed";
-    reason = (error as Error).message;
-    console.log(`[e2e] ${status}: ${reason}`);
+    const kept = root ? `; logs and state kept in ${root}` : "";
+    return `containerd ${release.version}: ${(error as Error).message}${kept}`;
   }
-  await cleanUp(root, status === "passed" && !options.keep);
-  return { status, reason, summary: report.summary() };
-}
-
-async function buildEverything(report: Reporter): Promise<Built> {
-  await report.step("Debian packages", async (s) => {
-    await ensureDebianPackages(s);
-    s.note(`runc ${await runcVersion(RUNC)}`);
-  });
-  const containerdBin = await report.step(`containerd ${CONTAINERD.version}`, buildContainerd);
-  const nydusBin = await report.step(
-    `nydus-snapshotter ${NYDUS_SNAPSHOTTER.version}`,
-    buildSnapshotter,
-  );
-  const criDir = join(E2E_DIR, "cri");
-  const cri = await report.step(`CRI client, cri-api ${await criApiVersion(criDir)}`, (s) =>
-    buildCriClient(criDir, s),
-  );
-  const tools: Tools = {
-    containerd: join(containerdBin, "containerd"),
-    ctr: join(containerdBin, "ctr"),
-    shimDir: containerdBin,
-    snapshotter: join(nydusBin, "containerd-nydus-grpc"),
-    cri,
-    runc: RUNC,
-  };
-  return { tools, upstreamPlugin: join(nydusBin, "prefetchfiles-nri-plugin") };
 }
 
 async function pluginUnderTest(
   options: E2EOptions,
-  built: Built,
+  shared: Shared,
   step: { note(text: string): void },
 ): Promise<PluginUnderTest> {
   if (options.plugin === "upstream") {
@@ -122,7 +164,7 @@ async function pluginUnderTest(
     return {
       kind: "upstream",
       label: "nydus-snapshotter's plugin",
-      binary: built.upstreamPlugin,
+      binary: shared.upstreamPlugin,
       writesLogFile: false,
       runsExternally: false,
     };
@@ -150,7 +192,8 @@ function bunBinary(): string {
 
 /** Creates the temporary root with every config, the image tarball and the plugin install. */
 async function prepare(
-  built: Built,
+  release: ContainerdRelease,
+  tools: Tools,
   plugin: PluginUnderTest,
   step: { note(text: string): void },
 ): Promise<string> {
@@ -171,13 +214,16 @@ async function prepare(
   }
   const pauseArchive = await buildImage(layout);
   const input: ScenarioInput = {
-    tools: built.tools,
-    plugin,
-    sandboxImage: SANDBOX_IMAGE,
-    cgroupParent: cgroupParentOf(root),
+    stack: {
+      tools,
+      plugin,
+      configVersion: release.configVersion,
+      sandboxImage: SANDBOX_IMAGE,
+      cgroupParent: cgroupParentOf(root),
+    },
     pauseArchive,
     fixtures: join(E2E_DIR, "fixtures"),
-    versions: { containerd: CONTAINERD.version, snapshotter: NYDUS_SNAPSHOTTER.version },
+    versions: { containerd: release.version, snapshotter: NYDUS_SNAPSHOTTER.version },
   };
   await writeFile(join(root, "scenario.json"), JSON.stringify(input, null, 2));
   step.note(root);
@@ -239,10 +285,4 @@ async function runIsolated(root: string): Promise<ScenarioResult> {
   const result = JSON.parse(readFileSync(resultFile, "utf8")) as ScenarioResult;
   if (code !== 0 && result.failed === 0) result.failed = 1;
   return result;
-}
-
-async function cleanUp(root: string | undefined, remove: boolean): Promise<void> {
-  if (!root) return;
-  if (remove) await rm(root, { recursive: true, force: true });
-  else console.log(`[e2e] temporary root kept: ${root}`);
 }

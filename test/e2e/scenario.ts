@@ -15,16 +15,13 @@ import {
   type PluginUnderTest,
   type PodView,
   Stack,
-  type Tools,
+  type StackSettings,
   waitFor,
 } from "./lib/stack.ts";
 
 /** What the preparing process hands over in <root>/scenario.json. */
 export interface ScenarioInput {
-  tools: Tools;
-  plugin: PluginUnderTest;
-  sandboxImage: string;
-  cgroupParent: string;
+  stack: StackSettings;
   pauseArchive: string;
   fixtures: string;
   versions: { containerd: string; snapshotter: string };
@@ -79,12 +76,11 @@ class Scenario {
     readonly layout: Layout,
     readonly input: ScenarioInput,
   ) {
-    const { tools, plugin, sandboxImage, cgroupParent } = input;
-    this.stack = new Stack(layout, tools, plugin, sandboxImage, cgroupParent);
+    this.stack = new Stack(layout, input.stack);
   }
 
   private get plugin(): PluginUnderTest {
-    return this.input.plugin;
+    return this.input.stack.plugin;
   }
 
   private fixture(name: string): string {
@@ -144,11 +140,11 @@ class Scenario {
     const image = await waitFor("CRI to list the sandbox image", async () => {
       const status = await this.stack.cri<{ present: boolean; id?: string }>([
         "image",
-        this.input.sandboxImage,
+        this.input.stack.sandboxImage,
       ]);
       return status.present ? status : undefined;
     });
-    step.note(`${this.input.sandboxImage} ${image.id?.slice(0, 19)}`);
+    step.note(`${this.input.stack.sandboxImage} ${image.id?.slice(0, 19)}`);
   }
 
   /** The nth registration of the launched plugin in containerd's logs, and its live process. */

@@ -10,11 +10,36 @@ import { join } from "node:path";
 import { run, runJson } from "./exec.ts";
 import type { StepContext } from "./report.ts";
 
-/** The releases under test. containerd's Makefile tags keep optional C-backed parts out. */
-export const CONTAINERD = {
-  module: "github.com/containerd/containerd/v2",
-  version: "v2.3.7",
-};
+/** A containerd release under test and how to build it. */
+export interface ContainerdRelease {
+  module: string;
+  version: string;
+  /** Config format it reads: 3 for 2.x, 2 for 1.7. */
+  configVersion: 2 | 3;
+  /** Build tags from the release's Makefile; CGO_ENABLED=0 already leaves btrfs out. */
+  tags: string[];
+  shimTags: string[];
+}
+
+/** The release lines under test, newest first. NRI is on by default only from 2.0. */
+export const CONTAINERD_RELEASES = {
+  "2": {
+    module: "github.com/containerd/containerd/v2",
+    version: "v2.3.7",
+    configVersion: 3,
+    tags: ["urfave_cli_no_docs"],
+    shimTags: ["urfave_cli_no_docs", "no_grpc"],
+  },
+  "1.7": {
+    module: "github.com/containerd/containerd",
+    version: "v1.7.35",
+    configVersion: 2,
+    tags: ["urfave_cli_no_docs"],
+    shimTags: ["urfave_cli_no_docs"],
+  },
+} satisfies Record<string, ContainerdRelease>;
+
+export type ContainerdLine = keyof typeof CONTAINERD_RELEASES;
 export const NYDUS_SNAPSHOTTER = {
   module: "github.com/containerd/nydus-snapshotter",
   version: "v0.15.15",
@@ -114,18 +139,17 @@ async function buildModule(module: string, version: string, dir: string, builds:
   await rm(src, { recursive: true, force: true });
 }
 
-export async function buildContainerd(step: StepContext): Promise<string> {
-  const { module, version } = CONTAINERD;
+/** Builds containerd, ctr and the runc shim of a release; returns their folder. */
+export async function buildContainerd(
+  release: ContainerdRelease,
+  step: StepContext,
+): Promise<string> {
+  const { module, version, tags, shimTags } = release;
   const ldflags = `-X ${module}/version.Version=${version}`;
-  const key = `containerd-${version}`;
-  const dir = await cached(key, step, (out) =>
+  const dir = await cached(`containerd-${version}`, step, (out) =>
     buildModule(module, version, out, [
-      { packages: ["./cmd/containerd", "./cmd/ctr"], tags: ["urfave_cli_no_docs"], ldflags },
-      {
-        packages: ["./cmd/containerd-shim-runc-v2"],
-        tags: ["urfave_cli_no_docs", "no_grpc"],
-        ldflags,
-      },
+      { packages: ["./cmd/containerd", "./cmd/ctr"], tags, ldflags },
+      { packages: ["./cmd/containerd-shim-runc-v2"], tags: shimTags, ldflags },
     ]),
   );
   return join(dir, "bin");

@@ -6,16 +6,24 @@ import type { Layout } from "./layout.ts";
 const q = (value: string) => JSON.stringify(value);
 
 export interface ContainerdOptions {
+  /** 3 for containerd 2.x (2.3 still reads it and migrates it), 2 for 1.7. */
+  configVersion: 2 | 3;
   sandboxImage: string;
   runc: string;
   /** false lets plugins started by hand connect to the NRI socket (external mode). */
   disableConnections: boolean;
 }
 
-/** containerd 2.x configuration, version 3 (2.3 still reads it and migrates it). */
+/** containerd's configuration in the format its release reads. */
 export function containerdConfig(layout: Layout, options: ContainerdOptions): string {
+  const cri = options.configVersion === 3 ? criSectionsV3 : criSectionsV2;
+  return `${commonSections(layout, options)}\n${cri(layout, options)}`;
+}
+
+/** Sections that read the same in config versions 2 and 3. */
+function commonSections(layout: Layout, options: ContainerdOptions): string {
   const { containerd: c, nri } = layout;
-  return `version = 3
+  return `version = ${options.configVersion}
 root = ${q(c.root)}
 state = ${q(c.state)}
 temp = ${q(c.temp)}
@@ -33,9 +41,6 @@ imports = []
 [plugins."io.containerd.internal.v1.opt"]
   path = ${q(c.opt)}
 
-[plugins."io.containerd.image-verifier.v1.bindir"]
-  bin_dir = ${q(`${c.opt}/image-verifier/bin`)}
-
 [plugins."io.containerd.nri.v1.nri"]
   disable = false
   disable_connections = ${options.disableConnections}
@@ -44,6 +49,17 @@ imports = []
   socket_path = ${q(nri.socket)}
   plugin_registration_timeout = "5s"
   plugin_request_timeout = "2s"
+`;
+}
+
+// The sandbox asks for oom_score_adj -998, which needs CAP_SYS_RESOURCE; CI's root may lack
+// it. restrict_oom_score_adj keeps the score at containerd's own instead of failing the pod.
+
+/** CRI in 2.x: split into image and runtime plugins. */
+function criSectionsV3(layout: Layout, options: ContainerdOptions): string {
+  const c = layout.containerd;
+  return `[plugins."io.containerd.image-verifier.v1.bindir"]
+  bin_dir = ${q(`${c.opt}/image-verifier/bin`)}
 
 [plugins."io.containerd.cri.v1.images"]
   snapshotter = "overlayfs"
@@ -54,8 +70,6 @@ imports = []
 [plugins."io.containerd.cri.v1.images".registry]
   config_path = ${q(c.certs)}
 
-# The sandbox asks for oom_score_adj -998, which needs CAP_SYS_RESOURCE; CI's root may lack
-# it. This keeps the score at containerd's own instead of failing the pod.
 [plugins."io.containerd.cri.v1.runtime"]
   cdi_spec_dirs = [${q(layout.cdiDir)}]
   restrict_oom_score_adj = true
@@ -76,6 +90,38 @@ imports = []
   disable_tcp_service = true
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
+`;
+}
+
+/** CRI in 1.7: one plugin, io.containerd.grpc.v1.cri. */
+function criSectionsV2(layout: Layout, options: ContainerdOptions): string {
+  const cri = `plugins."io.containerd.grpc.v1.cri"`;
+  return `[${cri}]
+  sandbox_image = ${q(options.sandboxImage)}
+  restrict_oom_score_adj = true
+  cdi_spec_dirs = [${q(layout.cdiDir)}]
+  disable_tcp_service = true
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+
+[${cri}.containerd]
+  snapshotter = "overlayfs"
+  default_runtime_name = "runc"
+
+[${cri}.containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+
+[${cri}.containerd.runtimes.runc.options]
+  BinaryName = ${q(options.runc)}
+  Root = ${q(layout.runcRoot)}
+  SystemdCgroup = false
+
+[${cri}.cni]
+  bin_dir = ${q(layout.cniBin)}
+  conf_dir = ${q(layout.cniConf)}
+
+[${cri}.registry]
+  config_path = ${q(layout.containerd.certs)}
 `;
 }
 

@@ -80,20 +80,31 @@ export function logLines(path: string): string[] {
   return readFileSync(path, "utf8").split("\n").filter((line) => line.length > 0);
 }
 
+/** Everything the stack is started with besides the layout. */
+export interface StackSettings {
+  tools: Tools;
+  plugin: PluginUnderTest;
+  /** containerd's config format: 3 for 2.x, 2 for 1.7. */
+  configVersion: 2 | 3;
+  sandboxImage: string;
+  /** cgroup every pod goes under, so the run's cgroups can be found and removed. */
+  cgroupParent: string;
+}
+
 export class Stack {
   private snapshotter?: Daemon;
   private containerd?: Daemon;
   private externalPlugin?: Daemon;
   private containerdStarts = 0;
 
+  private readonly tools: Tools;
+
   constructor(
     readonly layout: Layout,
-    readonly tools: Tools,
-    readonly plugin: PluginUnderTest,
-    readonly sandboxImage: string,
-    /** cgroup every pod goes under, so the run's cgroups can be found and removed. */
-    readonly cgroupParent: string,
-  ) {}
+    readonly settings: StackSettings,
+  ) {
+    this.tools = settings.tools;
+  }
 
   /** containerd's log of its current (or last) start. */
   get containerdLog(): string {
@@ -124,7 +135,8 @@ export class Stack {
   /** Writes containerd's config and starts it; it launches the plugins in plugin_path. */
   async startContainerd(options: { disableConnections: boolean }): Promise<void> {
     const config = containerdConfig(this.layout, {
-      sandboxImage: this.sandboxImage,
+      configVersion: this.settings.configVersion,
+      sandboxImage: this.settings.sandboxImage,
       runc: this.tools.runc,
       disableConnections: options.disableConnections,
     });
@@ -160,7 +172,7 @@ export class Stack {
 
   /** RunPodSandbox on a host-network pod; the id is recorded for cleanup. */
   async runPod(podConfig: string): Promise<PodView> {
-    const flags = ["--host-network", "--cgroup-parent", this.cgroupParent];
+    const flags = ["--host-network", "--cgroup-parent", this.settings.cgroupParent];
     const pod = await this.cri<PodView>(["runp", ...flags, podConfig]);
     await appendFile(this.layout.sandboxes, `${pod.id}\n`);
     return pod;
@@ -192,7 +204,7 @@ export class Stack {
   /** Starts the plugin by hand, connecting to containerd's NRI socket. */
   startExternalPlugin(): Daemon {
     const argv = [
-      this.plugin.binary,
+      this.settings.plugin.binary,
       "--nri-socket",
       this.layout.nri.socket,
       "--idx",
