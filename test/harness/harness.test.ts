@@ -120,6 +120,20 @@ for (const version of ["v0.12.2", "v0.8.0"]) {
       expect(s.plugins.every((p) => p.closed)).toBe(true);
     });
 
+    test("reports a launched plugin that never registers", async () => {
+      const h = await Harness.spawn({ version, registrationTimeoutMs: 300 });
+      open.push(h);
+      const stuck = path.join(h.dir!, "stuck.sh");
+      await Bun.write(stuck, "#!/bin/sh\nexec /bin/sleep 5\n");
+      h.installPlugin(stuck, undefined, "04-stuck");
+      const r = await h.start();
+      expect(r.ok).toBe(true);
+      const s = await h.status();
+      expect(s.active).toBe(0);
+      expect(s.log.timedOut).toBe(true);
+      expect(s.log.failures.join("\n")).toContain("plugin registration timed out");
+    });
+
     test("restarts and relaunches plugins", async () => {
       const h = await spawn(version);
       h.installPlugin(ref, refPluginConf({ out: outFile(h) }), REF);
@@ -168,6 +182,25 @@ for (const version of ["v0.12.2", "v0.8.0"]) {
     });
   });
 }
+
+describe("mixed releases", () => {
+  let oldRef = "";
+  beforeAll(async () => {
+    await buildHarness("v0.12.2");
+    oldRef = await buildRefPlugin("v0.8.0");
+  }, BUILD_TIMEOUT);
+
+  test("v0.12.2 falls back to StateChange for a v0.8.0 plugin", async () => {
+    const h = await spawn("v0.12.2");
+    h.installPlugin(oldRef, refPluginConf({ out: outFile(h) }), REF);
+    await h.start();
+    expect((await h.runPod(pod("old"))).ok).toBe(true);
+    expect(readRecords(outFile(h)).at(-1)).toMatchObject({ event: "RunPodSandbox", id: "old" });
+    const s = await h.status();
+    expect(s.metrics?.deprecations).toHaveLength(1);
+    expect(s.log.deprecated[0]).toContain(REF);
+  });
+});
 
 // Every other release: opt in with NRI_HARNESS_ALL=1 (each cold build costs
 // up to a minute).

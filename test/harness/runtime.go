@@ -42,6 +42,9 @@ func (h *harness) start() reply {
 	err = r.Start()
 	ms := msSince(t0)
 	if err != nil {
+		// NRI before v0.8.0 fails Start() when a launched plugin fails;
+		// log it so that status sees it like any other failure.
+		h.logs.Errorf(context.Background(), "harness: Start() failed: %v", err)
 		r.Stop()
 		return reply{"ok": false, "error": err.Error(), "startMs": ms}
 	}
