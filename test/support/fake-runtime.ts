@@ -1,0 +1,91 @@
+import { createClient } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Socket } from "bun";
+import { Plugin, Runtime } from "../../src/gen/nri/pkg/api/v1alpha1/api_pb.ts";
+import { Logger } from "../../src/log/logger.ts";
+import { Mux } from "../../src/mux/mux.ts";
+import type { ByteStream } from "../../src/socket/stream.ts";
+import { TtrpcClient } from "../../src/ttrpc/client.ts";
+import { TtrpcServer } from "../../src/ttrpc/server.ts";
+
+/** How the fake runtime misbehaves. */
+export interface FakeBehaviour {
+  /** Wait this long before answering RegisterPlugin (Infinity: never). */
+  registerDelayMs?: number;
+  /** Answer RegisterPlugin with this error. */
+  registerError?: string;
+  /** Never call Configure. */
+  skipConfigure?: boolean;
+  config?: string;
+}
+
+/**
+ * A runtime that misbehaves on purpose, for the faults containerd's own code
+ * will not produce on demand (a refused registration, a reply that comes
+ * late or never). It speaks through the project's own mux and ttrpc layers;
+ * interop itself is proven against the real adaptation elsewhere.
+ */
+export class FakeRuntimeConnection {
+  readonly mux: Mux;
+  readonly plugin: ReturnType<typeof createClient<typeof Plugin>>;
+  readonly registered = Promise.withResolvers<{ name: string; idx: string }>();
+
+  constructor(stream: ByteStream, private readonly behaviour: FakeBehaviour) {
+    this.mux = new Mux(stream);
+    const server = new TtrpcServer(this.mux.open(2), Logger.discard());
+    server.register(Runtime, { registerPlugin: (request) => this.register(request) });
+    this.plugin = createClient(Plugin, new TtrpcClient(this.mux.open(1)).transport());
+  }
+
+  private async register(request: { pluginName: string; pluginIdx: string }) {
+    const delay = this.behaviour.registerDelayMs ?? 0;
+    if (delay === Infinity) return new Promise<never>(() => {});
+    if (delay > 0) await Bun.sleep(delay);
+    if (this.behaviour.registerError) {
+      throw new ConnectError(this.behaviour.registerError, Code.Unknown);
+    }
+    this.registered.resolve({ name: request.pluginName, idx: request.pluginIdx });
+    if (!this.behaviour.skipConfigure) void this.configure();
+    return {};
+  }
+
+  private async configure() {
+    await this.plugin.configure({
+      config: this.behaviour.config ?? "",
+      runtimeName: "fake",
+      runtimeVersion: "v0",
+      NRIVersion: "v0.12.2",
+      requestTimeout: 2000n,
+      registrationTimeout: 5000n,
+    }, { timeoutMs: 2000 }).catch(() => {});
+  }
+}
+
+/** Bun socket handlers feeding a connection created once the socket opens. */
+export function socketStream(socket: Socket<undefined>): ByteStream {
+  return { write: (bytes) => void socket.write(bytes), close: () => socket.end() };
+}
+
+/** Listens where a runtime's NRI socket would be; one FakeRuntimeConnection per dial. */
+export function listenFakeRuntime(path: string, behaviour: FakeBehaviour) {
+  const connections: FakeRuntimeConnection[] = [];
+  const bySocket = new Map<Socket<undefined>, FakeRuntimeConnection>();
+  const listener = Bun.listen({
+    unix: path,
+    socket: {
+      binaryType: "uint8array",
+      open(socket) {
+        const connection = new FakeRuntimeConnection(socketStream(socket), behaviour);
+        bySocket.set(socket, connection);
+        connections.push(connection);
+      },
+      data(socket, chunk) {
+        bySocket.get(socket)?.mux.data(chunk);
+      },
+      close(socket) {
+        bySocket.get(socket)?.mux.closed();
+      },
+    },
+  });
+  return { connections, stop: () => listener.stop(true) };
+}
