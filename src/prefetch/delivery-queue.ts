@@ -80,15 +80,15 @@ export class DeliveryQueue {
     this.items.push(item);
     this.bytes += request.body.length;
     this.wake();
-    const timer = setTimeout(() => this.budgetSpent(item, withdraw), budgetMs);
+    const timer = setTimeout(() => this.budgetSpent(item, budgetMs, withdraw), budgetMs);
     return delivery.finally(() => clearTimeout(timer));
   }
 
-  private budgetSpent(item: Item, withdraw: boolean): void {
+  private budgetSpent(item: Item, budgetMs: number, withdraw: boolean): void {
     const settle = item.settle;
     if (!settle) return;
     item.settle = undefined;
-    const error = item.lastError ?? "no answer yet";
+    const error = item.lastError ?? `no answer within ${Math.round(budgetMs)} ms`;
     if (!withdraw) {
       settle({ state: "pending", error });
       return;

@@ -1,5 +1,5 @@
 import type { Server } from "bun";
-import { mkdtempSync, rmSync } from "node:fs";
+import { linkSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -81,4 +81,29 @@ export class RecordingSnapshotter {
     if (delayMs > 0) await Bun.sleep(delayMs);
     return new Response(null, { status });
   }
+}
+
+/**
+ * A socket file with nothing listening behind it: connecting is refused
+ * (ECONNREFUSED), as after a snapshotter crash that left its socket behind.
+ */
+export function refusingSocket(path: string): void {
+  const listener = Bun.listen({ unix: `${path}.live`, socket: { data() {} } });
+  linkSync(`${path}.live`, path);
+  listener.stop(true);
+  rmSync(`${path}.live`, { force: true });
+}
+
+/** A server that reads a request, writes half a response, then closes. */
+export function halfAnswering(path: string): { stop(): void } {
+  const listener = Bun.listen({
+    unix: path,
+    socket: {
+      data(socket) {
+        socket.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial");
+        socket.end();
+      },
+    },
+  });
+  return { stop: () => listener.stop(true) };
 }

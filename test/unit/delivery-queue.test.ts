@@ -102,7 +102,7 @@ describe("DeliveryQueue", () => {
     const forwarder = new FakeForwarder(() => slow.promise);
     const { queue, sink } = setup(forwarder);
     expect(await queue.submit(request("A"), 30))
-      .toEqual({ state: "pending", error: "no answer yet" });
+      .toEqual({ state: "pending", error: "no answer within 30 ms" });
     slow.open();
     await waitUntil(() => sink.find("prefetch list forwarded after retry") !== undefined, "log");
     expect(forwarder.delivered).toEqual(["A"]);
@@ -226,7 +226,7 @@ describe("DeliveryQueue", () => {
     const { queue } = setup(forwarder);
     const a = queue.submit(request("A"), 3000);
     expect(await queue.submit(request("B"), 20, true))
-      .toEqual({ state: "failed", error: "no answer yet" });
+      .toEqual({ state: "failed", error: "no answer within 20 ms" });
     held.open();
     await a;
     await Bun.sleep(30);
