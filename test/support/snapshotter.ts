@@ -10,6 +10,8 @@ export interface ReceivedRequest {
   headers: Record<string, string>;
   body: Uint8Array;
   at: number;
+  /** The status it was answered with (undefined while unanswered). */
+  status?: number;
 }
 
 /** How the fake snapshotter answers; changeable while it runs. */
@@ -18,6 +20,8 @@ export interface Behaviour {
   delayMs: number;
   /** Accept the request and never answer. */
   hang: boolean;
+  /** Per-request override, by arrival number (0-based). */
+  plan?: (n: number) => { status?: number; delayMs?: number } | undefined;
 }
 
 /**
@@ -69,16 +73,19 @@ export class RecordingSnapshotter {
 
   private async answer(request: Request): Promise<Response> {
     const url = new URL(request.url);
-    this.requests.push({
+    const received: ReceivedRequest = {
       method: request.method,
       path: url.pathname,
       headers: Object.fromEntries(request.headers),
       body: new Uint8Array(await request.arrayBuffer()),
       at: Date.now(),
-    });
-    const { status, delayMs, hang } = this.behaviour;
+    };
+    const override = this.behaviour.plan?.(this.requests.length);
+    this.requests.push(received);
+    const { status, delayMs, hang } = { ...this.behaviour, ...override };
     if (hang) return new Promise<Response>(() => {});
     if (delayMs > 0) await Bun.sleep(delayMs);
+    received.status = status;
     return new Response(null, { status });
   }
 }

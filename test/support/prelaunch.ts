@@ -1,0 +1,42 @@
+import type { Subprocess } from "bun";
+import { FakeRuntimeConnection, socketStream } from "./fake-runtime.ts";
+import { pluginBinary } from "./plugin-binary.ts";
+import { closeFd, socketpair } from "./socketpair.ts";
+
+/**
+ * Launches the compiled plugin the way a runtime does (socketpair on fd 3,
+ * exactly the three NRI_PLUGIN_* variables, no arguments, cwd /) with a fake
+ * runtime on the other end that registers it and sends `config`.
+ */
+export async function launchOnSocketpair(config: string, binary = pluginBinary()) {
+  const [runtimeEnd, pluginEnd] = socketpair();
+  const plugin: Subprocess = Bun.spawn([binary], {
+    stdio: ["ignore", "ignore", "ignore", pluginEnd],
+    env: { NRI_PLUGIN_NAME: "prefetchfiles-nri-plugin", NRI_PLUGIN_IDX: "03",
+      NRI_PLUGIN_SOCKET: "3" },
+    cwd: "/",
+  });
+  closeFd(pluginEnd);
+  let connection: FakeRuntimeConnection | undefined;
+  const socket = await Bun.connect({
+    fd: runtimeEnd,
+    socket: {
+      binaryType: "uint8array",
+      data: (_, chunk) => connection!.mux.data(chunk),
+      close: () => connection?.mux.closed(),
+    },
+  });
+  connection = new FakeRuntimeConnection(socketStream(socket), { config });
+  return { plugin, socket, connection };
+}
+
+/** Time from closing the runtime's end to the plugin's exit, once it is serving. */
+export async function exitAfterEof(config: string): Promise<{ ms: number; code: number }> {
+  const { plugin, socket, connection } = await launchOnSocketpair(config);
+  await connection.registered.promise;
+  await connection.plugin.synchronize({ more: false });
+  const closed = performance.now();
+  socket.end();
+  const code = await plugin.exited;
+  return { ms: performance.now() - closed, code };
+}
