@@ -1,4 +1,4 @@
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { PodSpec } from "../harness/harness.ts";
 
 /** The annotation key the plugin reads. */
@@ -24,9 +24,14 @@ export function plainPod(id = "sandbox-plain"): PodSpec {
   return { id, name: "plain", namespace: "default", uid: "uid-plain", annotations: {} };
 }
 
-/** The .conf the nydus document shows, pointed at a test socket. */
+/**
+ * The .conf the nydus document shows, pointed at a test socket, plus `extra`.
+ * Unless `extra` names one, the log file sits beside the socket, so a test
+ * never writes the machine's fallback log.
+ */
 export async function sampleConf(socket: string, extra = ""): Promise<string> {
   const file = join(import.meta.dir, "../fixtures/prefetchfiles-nri-plugin.conf");
   const text = await Bun.file(file).text();
-  return text.replace("/run/containerd-nydus/system.sock", socket) + extra;
+  const log = extra.includes("log_file") ? "" : `log_file = "${dirname(socket)}/plugin.log"\n`;
+  return text.replace("/run/containerd-nydus/system.sock", socket) + log + extra;
 }
