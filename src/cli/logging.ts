@@ -1,15 +1,17 @@
 import type { Settings } from "../config/settings.ts";
-import type { Logger, Sink } from "../log/logger.ts";
+import { errorText, type Logger, type Sink } from "../log/logger.ts";
 import { FileSink, StderrSink } from "../log/sinks.ts";
+import { SyslogSink } from "../log/syslog.ts";
 
-/** Where a pre-launched plugin logs when its .conf names no file. */
+/** Where a launched plugin logs when syslog cannot be reached. */
 export const FALLBACK_LOG_FILE = "/var/log/prefetchfiles-nri-plugin.log";
 
 /**
- * Points the logger at the sinks the settings ask for: the .conf's log_file
- * when set; otherwise stderr when started by hand, or the fallback file when
- * the runtime launched us (our stderr then goes to /dev/null). A file that
- * cannot be opened is reported on the sinks that remain.
+ * Points the logger at the sinks the settings ask for. Started by hand:
+ * stderr. Launched by the runtime (stderr goes to /dev/null): syslog when it
+ * can be reached. Either way, also the .conf's log_file when it names one;
+ * and a launched plugin with neither logs to the fallback file. Sinks already
+ * open are kept.
  */
 export function applyLogSettings(
   log: Logger,
@@ -18,25 +20,35 @@ export function applyLogSettings(
   current: Sink[],
 ): Sink[] {
   log.level = settings.logLevel;
-  const sinks: Sink[] = prelaunched ? [] : [reuse(current, StderrSink) ?? new StderrSink()];
-  const path = settings.logFile ?? (prelaunched ? FALLBACK_LOG_FILE : undefined);
-  let problem: string | undefined;
-  if (path) {
+  const problems: string[] = [];
+  const open = (make: () => Sink) => {
     try {
-      sinks.push(reuseFile(current, path) ?? new FileSink(path));
+      return make();
     } catch (error) {
-      problem = `cannot open log file ${path}: ${(error as Error).message}`;
+      problems.push(errorText(error));
+      return undefined;
     }
+  };
+  const sinks: (Sink | undefined)[] = [];
+  if (!prelaunched) sinks.push(find(current, (s) => s instanceof StderrSink) ?? new StderrSink());
+  if (prelaunched) {
+    const syslog = settings.syslogSocket === "" ? undefined : open(() =>
+      find(current, (s) => s instanceof SyslogSink && s.path === settings.syslogSocket) ??
+        new SyslogSink(settings.syslogSocket));
+    const fallback = syslog || settings.logFile ? undefined : FALLBACK_LOG_FILE;
+    sinks.push(syslog ?? (fallback && open(() => fileSink(current, fallback))));
   }
-  log.setSinks(sinks);
-  if (problem) log.error(problem);
-  return sinks;
+  if (settings.logFile) sinks.push(open(() => fileSink(current, settings.logFile!)));
+  const chosen = sinks.filter((sink): sink is Sink => sink !== undefined);
+  log.setSinks(chosen);
+  for (const problem of problems) log.warn("log destination not used", { reason: problem });
+  return chosen;
 }
 
-function reuse<T extends Sink>(sinks: Sink[], type: new (...args: never[]) => T): T | undefined {
-  return sinks.find((sink): sink is T => sink instanceof type);
+function fileSink(current: Sink[], path: string): Sink {
+  return find(current, (s) => s instanceof FileSink && s.path === path) ?? new FileSink(path);
 }
 
-function reuseFile(sinks: Sink[], path: string): FileSink | undefined {
-  return sinks.find((sink): sink is FileSink => sink instanceof FileSink && sink.path === path);
+function find(sinks: Sink[], match: (sink: Sink) => boolean): Sink | undefined {
+  return sinks.find(match);
 }

@@ -12,6 +12,7 @@ export interface ConfFile {
   socketAddress?: string;
   logLevel?: Level;
   logFile?: string;
+  syslogSocket?: string;
   failPodOnError?: boolean;
   normalizeImageReferences?: boolean;
   retryWindowMs?: number;
@@ -30,6 +31,7 @@ const KEYS: Record<string, [keyof ConfFile, Reader]> = {
   socket_address: ["socketAddress", absolutePath],
   log_level: ["logLevel", level],
   log_file: ["logFile", absolutePath],
+  syslog_socket: ["syslogSocket", pathOrEmpty],
   fail_pod_on_error: ["failPodOnError", boolean],
   normalize_image_references: ["normalizeImageReferences", boolean],
   retry_window: ["retryWindowMs", duration],
@@ -87,6 +89,10 @@ function fail(key: string, expected: string, value: unknown): never {
 function absolutePath(value: unknown, key: string): string {
   if (typeof value !== "string" || !value.startsWith("/")) fail(key, "an absolute path", value);
   return value;
+}
+
+function pathOrEmpty(value: unknown, key: string): string {
+  return value === "" ? "" : absolutePath(value, key);
 }
 
 function level(value: unknown, key: string): Level {

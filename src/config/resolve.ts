@@ -23,6 +23,7 @@ export function resolveSettings(
     ...socketAddress(flags, conf, legacy),
     logLevel: flags.logLevel ?? conf.logLevel ?? DEFAULTS.logLevel,
     logFile: conf.logFile ?? DEFAULTS.logFile,
+    syslogSocket: conf.syslogSocket ?? DEFAULTS.syslogSocket,
     failPodOnError: conf.failPodOnError ?? DEFAULTS.failPodOnError,
     normalizeImageReferences: conf.normalizeImageReferences ??
       DEFAULTS.normalizeImageReferences,

@@ -22,6 +22,8 @@ export interface Settings {
   socketSource: "flag" | "conf" | "legacy" | "default";
   logLevel: Level;
   logFile: string | undefined;
+  /** Syslog's socket for a launched plugin; "" turns syslog off. */
+  syslogSocket: string;
   /** Fail the pod when delivery fails or the annotation is invalid (the Go plugin's way). */
   failPodOnError: boolean;
   /** Rewrite image references to the form containerd records (docker.io/library/...). */
@@ -36,6 +38,7 @@ export interface Settings {
 export const DEFAULTS: Omit<Settings, "socketAddress" | "socketSource"> = {
   logLevel: "info",
   logFile: undefined,
+  syslogSocket: "/dev/log",
   failPodOnError: false,
   normalizeImageReferences: true,
   retryWindowMs: 10_000,

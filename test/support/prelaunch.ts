@@ -6,7 +6,8 @@ import { closeFd, socketpair } from "./socketpair.ts";
 /**
  * Launches the compiled plugin the way a runtime does (socketpair on fd 3,
  * exactly the three NRI_PLUGIN_* variables, no arguments, cwd /) with a fake
- * runtime on the other end that registers it and sends `config`.
+ * runtime on the other end that registers it and sends `config` (with syslog
+ * off unless `config` names a syslog socket).
  */
 export async function launchOnSocketpair(config: string, binary = pluginBinary()) {
   const [runtimeEnd, pluginEnd] = socketpair();
@@ -26,7 +27,8 @@ export async function launchOnSocketpair(config: string, binary = pluginBinary()
       close: () => connection?.mux.closed(),
     },
   });
-  connection = new FakeRuntimeConnection(socketStream(socket), { config });
+  const quiet = config.includes("syslog_socket") ? "" : 'syslog_socket = ""\n';
+  connection = new FakeRuntimeConnection(socketStream(socket), { config: quiet + config });
   return { plugin, socket, connection };
 }
 

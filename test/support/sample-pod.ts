@@ -26,12 +26,13 @@ export function plainPod(id = "sandbox-plain"): PodSpec {
 
 /**
  * The .conf the nydus document shows, pointed at a test socket, plus `extra`.
- * Unless `extra` names one, the log file sits beside the socket, so a test
- * never writes the machine's fallback log.
+ * Unless `extra` says otherwise, the log file sits beside the socket and
+ * syslog is off, so a test never writes the machine's logs.
  */
 export async function sampleConf(socket: string, extra = ""): Promise<string> {
   const file = join(import.meta.dir, "../fixtures/prefetchfiles-nri-plugin.conf");
   const text = await Bun.file(file).text();
   const log = extra.includes("log_file") ? "" : `log_file = "${dirname(socket)}/plugin.log"\n`;
-  return text.replace("/run/containerd-nydus/system.sock", socket) + log + extra;
+  const syslog = extra.includes("syslog_socket") ? "" : 'syslog_socket = ""\n';
+  return text.replace("/run/containerd-nydus/system.sock", socket) + log + syslog + extra;
 }

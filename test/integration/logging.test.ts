@@ -1,0 +1,60 @@
+// Where a launched plugin's log lines go: stdout and stderr are /dev/null then.
+import { afterEach, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { launchOnSocketpair } from "../support/prelaunch.ts";
+import { SyslogServer } from "../support/syslog-server.ts";
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "plugin-logs-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function launch(config: string) {
+  const launched = await launchOnSocketpair(config);
+  cleanups.push(() => void launched.plugin.kill());
+  await launched.connection.registered.promise;
+  await launched.connection.plugin.synchronize({ more: false });
+  return launched;
+}
+
+test("pre-launched: lines reach syslog with the Go plugin's tag, and the .conf's file", async () => {
+  const dir = tempDir();
+  const syslog = new SyslogServer(join(dir, "log.sock"));
+  cleanups.push(() => syslog.close());
+  const logFile = join(dir, "plugin.log");
+  const { connection } = await launch(
+    `syslog_socket = "${syslog.path}"\nlog_file = "${logFile}"\n` +
+      'socket_address = "/nonexistent/system.sock"\n');
+  await connection.plugin.runPodSandbox({ pod: { namespace: "ns", name: "web",
+    annotations: { "containerd.io/nydus-prefetch": "not json" } } });
+  const line = await syslog.waitFor("pod skipped");
+  expect(line).toMatch(/^<28>\w{3} [ \d]\d \d\d:\d\d:\d\d prefetch-nri-plugin\[\d+\]: time=/);
+  expect(line).toContain("pod=ns/web");
+  expect(await syslog.waitFor("plugin configured")).toStartWith("<30>");
+  expect(readFileSync(logFile, "utf8")).toContain('msg="pod skipped: annotation not forwarded"');
+}, 30_000);
+
+test("pre-launched: lines from before Configure are kept and written once it arrives",
+  async () => {
+    const dir = tempDir();
+    const logFile = join(dir, "plugin.log");
+    await launch(`log_file = "${logFile}"\n`);
+    const text = readFileSync(logFile, "utf8");
+    expect(text).toContain('msg="plugin starting"'); // logged before the .conf was known
+    expect(text.indexOf("plugin starting")).toBeLessThan(text.indexOf("settings applied"));
+  }, 30_000);
+
+test("an unreachable syslog socket is reported in the log file, not fatal", async () => {
+  const dir = tempDir();
+  const logFile = join(dir, "plugin.log");
+  await launch(`syslog_socket = "${dir}/missing.sock"\nlog_file = "${logFile}"\n`);
+  expect(readFileSync(logFile, "utf8")).toContain("cannot connect to syslog socket");
+}, 30_000);
