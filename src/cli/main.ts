@@ -4,7 +4,15 @@ import { DEFAULT_SOCKET_ADDRESS } from "../config/settings.ts";
 import { LEVELS, type Level } from "../log/logger.ts";
 import { IdentityError } from "../nri/identity.ts";
 import { versionText } from "../version.ts";
-import { type FlagSpec, flagHelp, parseArgs, UsageError } from "./args.ts";
+import { type FlagSpec, flagHelp, type ParsedArgs, parseArgs, UsageError } from "./args.ts";
+import { check } from "./check.ts";
+import {
+  DEFAULT_PLUGIN_CONFIG_PATH,
+  DEFAULT_PLUGIN_PATH,
+  install,
+  runningExecutable,
+  uninstall,
+} from "./install.ts";
 import { runPlugin } from "./run.ts";
 
 /** The runtime's socket for plugins started by hand (NRI v0.4+). */
@@ -26,11 +34,17 @@ const FLAGS: Record<string, FlagSpec> = {
     help: `wait this long for the RegisterPlugin reply (default ${DEFAULT_WAIT})` },
   "configure-timeout": { takesValue: true, value: "DURATION",
     help: `wait this long for Configure after registering (default ${DEFAULT_WAIT})` },
+  "plugin-path": { takesValue: true, value: "DIR",
+    help: `install/uninstall: containerd's NRI plugin_path (default ${DEFAULT_PLUGIN_PATH})` },
+  "plugin-config-path": { takesValue: true, value: "DIR", help: "install/uninstall: " +
+    `containerd's NRI plugin_config_path (default ${DEFAULT_PLUGIN_CONFIG_PATH})` },
+  force: { takesValue: false, help: "install: replace an existing .conf" },
+  "keep-conf": { takesValue: false, help: "uninstall: leave the .conf in place" },
   version: { takesValue: false, help: "print the version and exit" },
   help: { takesValue: false, short: "h", help: "print this help and exit" },
 };
 
-const COMMANDS = ["run"] as const;
+const COMMANDS = ["run", "check", "install", "uninstall", "version"] as const;
 
 /** Set by a test build to answer RunPodSandbox Unimplemented (see build.ts). */
 declare const PREFETCH_NRI_DEDICATED_POD_EVENTS: boolean | undefined;
@@ -43,11 +57,40 @@ export async function main(
   try {
     const args = parseArgs(argv, FLAGS, COMMANDS);
     if (args.switches.has("help")) return print(helpText());
-    if (args.switches.has("version")) return print(versionText());
-    return await runPlugin(runFlags(args.values), env);
+    if (args.switches.has("version") || args.command === "version") return print(versionText());
+    switch (args.command) {
+      case "check":
+        return checkCommand(args);
+      case "install":
+      case "uninstall":
+        return installCommand(args.command, args);
+      default:
+        return await runPlugin(runFlags(args.values), env);
+    }
   } catch (error) {
     return reportFailure(error);
   }
+}
+
+function checkCommand(args: ParsedArgs): number {
+  const result = check(args.positionals[0], args.values.get("conf"));
+  process.stdout.write(`${result.out.join("\n")}\n`);
+  return result.code;
+}
+
+function installCommand(command: "install" | "uninstall", args: ParsedArgs): number {
+  const { values, switches } = args;
+  const common = {
+    pluginPath: values.get("plugin-path") ?? DEFAULT_PLUGIN_PATH,
+    configPath: values.get("plugin-config-path") ?? DEFAULT_PLUGIN_CONFIG_PATH,
+    idx: values.get("idx") ?? "03",
+    force: switches.has("force"),
+  };
+  const out = command === "install"
+    ? install({ ...common, socketAddress: values.get("socket-addr"),
+      executable: runningExecutable() })
+    : uninstall({ ...common, keepConf: switches.has("keep-conf") });
+  return print(out.join("\n"));
 }
 
 function runFlags(values: Map<string, string>) {
@@ -82,7 +125,7 @@ function duration(values: Map<string, string>, flag: string): number {
 
 function reportFailure(error: unknown): number {
   const known = error instanceof UsageError || error instanceof ConfigError ||
-    error instanceof IdentityError;
+    error instanceof IdentityError || (error as NodeJS.ErrnoException)?.code !== undefined;
   const message = known ? (error as Error).message : String((error as Error)?.stack ?? error);
   process.stderr.write(`prefetchfiles-nri-plugin: ${message}\n`);
   return error instanceof UsageError ? 2 : 1;
@@ -98,7 +141,15 @@ function helpText(): string {
     "prefetchfiles-nri-plugin: forwards the pod annotation containerd.io/nydus-prefetch",
     "to nydus-snapshotter (PUT /api/v1/prefetch on its system socket) when a pod starts.",
     "",
-    "Usage: prefetchfiles-nri-plugin [run] [flags]",
+    "Usage:",
+    "  prefetchfiles-nri-plugin [run] [flags]        serve NRI (the default)",
+    "  prefetchfiles-nri-plugin check [--conf FILE] POD-FILE|-",
+    "                                                validate a pod's annotation",
+    "  prefetchfiles-nri-plugin check --conf FILE    validate a .conf",
+    "  prefetchfiles-nri-plugin install [--idx NN] [--plugin-path DIR]",
+    "      [--plugin-config-path DIR] [--socket-addr PATH] [--force]",
+    "  prefetchfiles-nri-plugin uninstall [--idx NN] [--plugin-path DIR] [--keep-conf]",
+    "  prefetchfiles-nri-plugin version",
     "",
     "Launched by containerd from its NRI plugin_path, it needs no flags: it reads its",
     "settings from the .conf the runtime passes. Started by hand, it dials the NRI socket.",

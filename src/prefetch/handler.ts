@@ -1,11 +1,11 @@
 import type { Settings } from "../config/settings.ts";
-import { errorText, type Logger } from "../log/logger.ts";
+import type { Logger } from "../log/logger.ts";
 import type { CallBudget, PluginHandler, PodInfo, RuntimeInfo } from "../nri/handler.ts";
-import { AnnotationError, PREFETCH_ANNOTATION, parsePrefetchList } from "./annotation.ts";
+import { AnnotationError, PREFETCH_ANNOTATION } from "./annotation.ts";
 import { type Delivery, DeliveryQueue } from "./delivery-queue.ts";
 import { type Forwarder, HttpForwarder } from "./forwarder.ts";
-import { entryRefusal, namespaceRefusal } from "./policy.ts";
-import { normalizeReference } from "./reference.ts";
+import { namespaceRefusal } from "./policy.ts";
+import { prepareRequest } from "./request.ts";
 
 export interface PrefetchHandlerOptions {
   log: Logger;
@@ -14,13 +14,7 @@ export interface PrefetchHandlerOptions {
   forwarderFor?(socketAddress: string): Forwarder;
 }
 
-/** A request body ready to send, and the images it names. */
-interface Prepared {
-  body: Uint8Array;
-  images: string[];
-}
-
-const encoder = new TextEncoder();
+type Prepared = Extract<ReturnType<typeof prepareRequest>, { kind: "send" }>;
 
 /**
  * The product: for each pod start, find the prefetch annotation, check it,
@@ -65,10 +59,11 @@ export class PrefetchHandler implements PluginHandler {
     this.report(delivery, prepared, log);
   }
 
-  /** Checks and normalises the value; undefined (logged) when it is not sent. */
+  /** Checks and normalises the value; undefined (logged) when nothing is sent. */
   private prepare(value: string, log: Logger): Prepared | undefined {
+    let prepared;
     try {
-      return this.normalize(value, log);
+      prepared = prepareRequest(value, this.settings);
     } catch (error) {
       if (!(error instanceof AnnotationError)) throw error;
       log.warn("pod skipped: annotation not forwarded", {
@@ -80,35 +75,11 @@ export class PrefetchHandler implements PluginHandler {
       }
       return undefined;
     }
-  }
-
-  private normalize(value: string, log: Logger): Prepared | undefined {
-    const { policy, normalizeImageReferences } = this.settings;
-    const body = encoder.encode(value);
-    if (body.length > policy.maxAnnotationBytes) {
-      throw new AnnotationError(
-        `value is ${body.length} bytes, over max_annotation_bytes (${policy.maxAnnotationBytes})`,
-      );
-    }
-    const entries = parsePrefetchList(value);
-    if (entries.length === 0) {
-      log.info("pod skipped: the prefetch list is empty");
-      return undefined;
-    }
-    const refusal = entryRefusal(entries, policy);
-    if (refusal) {
-      log.warn("pod skipped by policy", { reason: refusal });
-      return undefined;
-    }
-    if (!normalizeImageReferences) return { body, images: entries.map((e) => e.image) };
-    const images = entries.map((entry, index) => qualified(entry.image, index));
-    if (images.every((image, index) => image === entries[index]!.image)) return { body, images };
-    log.info("image references normalized", {
-      from: entries.map((entry) => entry.image),
-      to: images,
-    });
-    const rewritten = entries.map((entry, index) => ({ ...entry.fields, image: images[index] }));
-    return { body: encoder.encode(JSON.stringify(rewritten)), images };
+    if (prepared.kind === "empty") log.info("pod skipped: the prefetch list is empty");
+    if (prepared.kind === "refused") log.warn("pod skipped by policy", { reason: prepared.reason });
+    if (prepared.kind !== "send") return undefined;
+    if (prepared.rewritten) log.info("image references normalized", prepared.rewritten);
+    return prepared;
   }
 
   private report(delivery: Delivery, prepared: Prepared, log: Logger): void {
@@ -137,13 +108,5 @@ export class PrefetchHandler implements PluginHandler {
       maxRequests: settings.queueMaxRequests,
       maxBytes: settings.queueMaxBytes,
     }, this.options.log);
-  }
-}
-
-function qualified(image: string, index: number): string {
-  try {
-    return normalizeReference(image);
-  } catch (error) {
-    throw new AnnotationError(`element ${index}: ${errorText(error)}`);
   }
 }

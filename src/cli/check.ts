@@ -1,0 +1,113 @@
+import { readFileSync } from "node:fs";
+import { type ConfFile, parseConf } from "../config/conf.ts";
+import { resolveSettings } from "../config/resolve.ts";
+import type { Settings } from "../config/settings.ts";
+import { errorText } from "../log/logger.ts";
+import { AnnotationError, PREFETCH_ANNOTATION, parsePrefetchList } from "../prefetch/annotation.ts";
+import { PREFETCH_PATH } from "../prefetch/forwarder.ts";
+import { namespaceRefusal } from "../prefetch/policy.ts";
+import { prepareRequest } from "../prefetch/request.ts";
+import { normalizeReference } from "../prefetch/reference.ts";
+
+/** What `check` prints and how it ends. */
+export interface CheckResult {
+  code: 0 | 1;
+  out: string[];
+}
+
+interface PodDocument {
+  annotations?: Record<string, unknown>;
+  metadata?: { namespace?: string; name?: string; annotations?: Record<string, unknown> };
+  spec?: { template?: { metadata?: { annotations?: Record<string, unknown> } } };
+}
+
+/**
+ * `check [--conf FILE] FILE|-`: validates a pod's prefetch annotation by the
+ * plugin's own rules (and the .conf's policy), and shows what would be sent.
+ * With only --conf, validates the .conf.
+ */
+export function check(source: string | undefined, confPath: string | undefined): CheckResult {
+  let conf: ConfFile = {};
+  if (confPath) {
+    const parsed = parseConf(readFileSync(confPath, "utf8"), confPath);
+    conf = parsed.conf;
+    if (!source) return confReport(confPath, parsed.unknownKeys);
+  }
+  if (!source) return { code: 1, out: ["check: give a pod file (or - for stdin), or --conf FILE"] };
+  const settings = resolveSettings({}, conf, {});
+  const name = source === "-" ? "stdin" : source;
+  const text = source === "-" ? readFileSync(0, "utf8") : readFileSync(source, "utf8");
+  return checkPod(name, text, settings);
+}
+
+function confReport(path: string, unknownKeys: string[]): CheckResult {
+  const out = [`${path}: valid`];
+  if (unknownKeys.length > 0) out.push(`warning: unknown keys ignored: ${unknownKeys.join(", ")}`);
+  return { code: 0, out };
+}
+
+function checkPod(name: string, text: string, settings: Settings): CheckResult {
+  let document: PodDocument;
+  try {
+    const parsed = Bun.YAML.parse(text) as PodDocument | PodDocument[];
+    document = (Array.isArray(parsed) ? parsed[0] : parsed) ?? {};
+  } catch (error) {
+    return fail(`${name}: not valid YAML or JSON: ${errorText(error)}`);
+  }
+  const annotations = document.annotations ?? document.metadata?.annotations ??
+    document.spec?.template?.metadata?.annotations ?? {};
+  const value = annotations[PREFETCH_ANNOTATION];
+  if (value === undefined) {
+    return fail(`${name}: no ${PREFETCH_ANNOTATION} annotation (looked in .annotations, ` +
+      ".metadata.annotations and .spec.template.metadata.annotations)");
+  }
+  if (typeof value !== "string") return fail(`${name}: ${PREFETCH_ANNOTATION} must be a string`);
+  const namespace = document.metadata?.namespace ?? "default";
+  const refusal = namespaceRefusal(namespace, settings.policy);
+  if (refusal) return fail(`${name}: skipped by policy: ${refusal}`);
+  return explain(name, value, settings);
+}
+
+function explain(name: string, value: string, settings: Settings): CheckResult {
+  let prepared;
+  try {
+    prepared = prepareRequest(value, settings);
+  } catch (error) {
+    if (!(error instanceof AnnotationError)) throw error;
+    return fail(`${name}: annotation ${PREFETCH_ANNOTATION}: ${error.message}`);
+  }
+  if (prepared.kind === "empty") return { code: 0, out: [`${name}: empty list; nothing is sent`] };
+  if (prepared.kind === "refused") return fail(`${name}: skipped by policy: ${prepared.reason}`);
+  const out = [
+    `${name}: ok; would send PUT ${PREFETCH_PATH} to ${settings.socketAddress} ` +
+      `(${prepared.body.length} bytes):`,
+    new TextDecoder().decode(prepared.body),
+    ...warnings(value, settings),
+  ];
+  return { code: 0, out };
+}
+
+/** Where the value will not do what its author hopes, though it is valid. */
+function warnings(value: string, settings: Settings): string[] {
+  const out: string[] = [];
+  for (const [index, entry] of parsePrefetchList(value).entries()) {
+    const qualified = normalizeReference(entry.image);
+    if (qualified !== entry.image) {
+      out.push(settings.normalizeImageReferences
+        ? `warning: element ${index}: image "${entry.image}" is sent as "${qualified}", ` +
+          "the name containerd records"
+        : `warning: element ${index}: image "${entry.image}" will never match; containerd ` +
+          `records it as "${qualified}"`);
+    }
+    if (/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(entry.prefetch)) {
+      out.push(`warning: element ${index}: prefetch "${entry.prefetch}" is a URL; released ` +
+        "nydus-snapshotter passes it to nydusd as --prefetch-files, which expects a " +
+        "node-local file listing paths");
+    }
+  }
+  return out;
+}
+
+function fail(message: string): CheckResult {
+  return { code: 1, out: [message] };
+}

@@ -1,0 +1,63 @@
+import type { Settings } from "../config/settings.ts";
+import { errorText } from "../log/logger.ts";
+import { AnnotationError, parsePrefetchList } from "./annotation.ts";
+import { entryRefusal } from "./policy.ts";
+import { normalizeReference } from "./reference.ts";
+
+/** What to do with an annotation value, decided before anything is sent. */
+export type Prepared =
+  | {
+    kind: "send";
+    body: Uint8Array;
+    images: string[];
+    /** Set when image references were rewritten (the body then differs from the value). */
+    rewritten?: { from: string[]; to: string[] };
+  }
+  | { kind: "empty" }
+  | { kind: "refused"; reason: string };
+
+const encoder = new TextEncoder();
+
+/**
+ * Checks an annotation value by the plugin's rules and the operator's policy
+ * and builds the request body. The body is the value byte for byte unless an
+ * image reference had to be qualified. Throws AnnotationError when the value
+ * is not a valid prefetch list.
+ */
+export function prepareRequest(
+  value: string,
+  settings: Pick<Settings, "policy" | "normalizeImageReferences">,
+): Prepared {
+  const { policy, normalizeImageReferences } = settings;
+  const body = encoder.encode(value);
+  if (body.length > policy.maxAnnotationBytes) {
+    throw new AnnotationError(
+      `value is ${body.length} bytes, over max_annotation_bytes (${policy.maxAnnotationBytes})`,
+    );
+  }
+  const entries = parsePrefetchList(value);
+  if (entries.length === 0) return { kind: "empty" };
+  const refusal = entryRefusal(entries, policy);
+  if (refusal) return { kind: "refused", reason: refusal };
+  const from = entries.map((entry) => entry.image);
+  if (!normalizeImageReferences) return { kind: "send", body, images: from };
+  const to = entries.map((entry, index) => qualified(entry.image, index));
+  if (to.every((image, index) => image === from[index])) {
+    return { kind: "send", body, images: to };
+  }
+  const rewritten = entries.map((entry, index) => ({ ...entry.fields, image: to[index] }));
+  return {
+    kind: "send",
+    body: encoder.encode(JSON.stringify(rewritten)),
+    images: to,
+    rewritten: { from, to },
+  };
+}
+
+function qualified(image: string, index: number): string {
+  try {
+    return normalizeReference(image);
+  } catch (error) {
+    throw new AnnotationError(`element ${index}: ${errorText(error)}`);
+  }
+}

@@ -1,0 +1,165 @@
+// The compiled executable's commands, as an operator runs them.
+import { afterEach, describe, expect, test } from "bun:test";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync,
+  writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pluginBinary } from "../support/plugin-binary.ts";
+
+const fixtures = join(import.meta.dir, "../fixtures");
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "plugin-cli-"));
+  dirs.push(dir);
+  return dir;
+}
+
+function run(args: string[], stdin?: string) {
+  const result = Bun.spawnSync([pluginBinary(), ...args], {
+    stdin: stdin === undefined ? "ignore" : Buffer.from(stdin),
+    stdout: "pipe",
+    stderr: "pipe",
+    env: {},
+  });
+  return { code: result.exitCode, out: result.stdout.toString(), err: result.stderr.toString() };
+}
+
+function podFile(annotation: string, kubernetes = false): string {
+  const file = join(tempDir(), "pod.json");
+  const annotations = { "containerd.io/nydus-prefetch": annotation };
+  const pod = kubernetes
+    ? { apiVersion: "v1", kind: "Pod", metadata: { name: "web", namespace: "shop", annotations } }
+    : { metadata: { name: "web", namespace: "shop" }, annotations };
+  writeFileSync(file, JSON.stringify(pod));
+  return file;
+}
+
+describe("check", () => {
+  test("the nydus sample pod passes, shows the body, and warns that a URL is not a file", () => {
+    const { code, out } = run(["check", join(fixtures, "wordpress-pod.yaml")]);
+    expect(code).toBe(0);
+    expect(out).toContain("would send PUT /api/v1/prefetch");
+    expect(out).toContain('"prefetch": "http://example.com/api/v1/resource/wordpress"');
+    expect(out).toContain("is a URL");
+  });
+
+  test("a Kubernetes Pod manifest on stdin is read from metadata.annotations", () => {
+    const text = readFileSync(podFile('[{"image":"nginx","prefetch":"/lists/nginx"}]', true),
+      "utf8");
+    const { code, out } = run(["check", "-"], text);
+    expect(code).toBe(0);
+    expect(out).toContain('[{"image":"docker.io/library/nginx:latest","prefetch":"/lists/nginx"}]');
+    expect(out).toContain('image "nginx" is sent as "docker.io/library/nginx:latest"');
+  });
+
+  test("an invalid annotation exits 1 and says where the problem is", () => {
+    const { code, out } = run(["check", podFile('[{"image":"a:1","prefetch":7}]')]);
+    expect(code).toBe(1);
+    expect(out).toContain('element 0: "prefetch" must be a string, got a number');
+  });
+
+  test("a pod without the annotation exits 1 and says where it looked", () => {
+    const file = join(tempDir(), "pod.yaml");
+    writeFileSync(file, "metadata:\n  name: x\n");
+    const { code, out } = run(["check", file]);
+    expect(code).toBe(1);
+    expect(out).toContain("no containerd.io/nydus-prefetch annotation");
+  });
+
+  test("the .conf's policy is applied", () => {
+    const conf = join(tempDir(), "p.conf");
+    writeFileSync(conf, 'allowed_prefetch_prefixes = ["/etc/nydus/lists/"]\n');
+    const { code, out } = run(["check", "--conf", conf,
+      podFile('[{"image":"docker.io/library/a:1","prefetch":"/root/.ssh/id_rsa"}]')]);
+    expect(code).toBe(1);
+    expect(out).toContain("does not start with any of allowed_prefetch_prefixes");
+  });
+
+  test("check --conf alone validates a .conf and names a bad key", () => {
+    expect(run(["check", "--conf", join(fixtures, "prefetchfiles-nri-plugin.conf")]).code)
+      .toBe(0);
+    const bad = join(tempDir(), "bad.conf");
+    writeFileSync(bad, "retry_window = 10\n");
+    const { code, err } = run(["check", "--conf", bad]);
+    expect(code).toBe(1);
+    expect(err).toContain(`${bad}: key "retry_window" must be a duration`);
+  });
+});
+
+describe("install and uninstall", () => {
+  function paths() {
+    const root = tempDir();
+    return { plugins: join(root, "plugins"), conf: join(root, "conf.d") };
+  }
+
+  test("install places NN-prefetchfiles-nri-plugin and its .conf, and prints containerd's lines",
+    () => {
+      const { plugins, conf } = paths();
+      const { code, out } = run(["install", "--plugin-path", plugins, "--plugin-config-path",
+        conf, "--socket-addr", "/run/nydus/system.sock"]);
+      expect(code).toBe(0);
+      const binary = join(plugins, "03-prefetchfiles-nri-plugin");
+      expect(statSync(binary).mode & 0o777).toBe(0o755);
+      expect(statSync(binary).size).toBe(statSync(pluginBinary()).size);
+      expect(readFileSync(join(conf, "03-prefetchfiles-nri-plugin.conf"), "utf8"))
+        .toContain('socket_address = "/run/nydus/system.sock"');
+      expect(out).toContain('[plugins."io.containerd.nri.v1.nri"]');
+    });
+
+  test("an existing .conf is kept unless --force", () => {
+    const { plugins, conf } = paths();
+    mkdirSync(conf);
+    const file = join(conf, "03-prefetchfiles-nri-plugin.conf");
+    writeFileSync(file, "# mine\n");
+    const args = ["install", "--plugin-path", plugins, "--plugin-config-path", conf];
+    expect(run(args).out).toContain("kept existing");
+    expect(readFileSync(file, "utf8")).toBe("# mine\n");
+    run([...args, "--force"]);
+    expect(readFileSync(file, "utf8")).toContain("socket_address");
+  });
+
+  test("an index that is not two digits is refused", () => {
+    const { plugins, conf } = paths();
+    const { code, err } = run(["install", "--idx", "3", "--plugin-path", plugins,
+      "--plugin-config-path", conf]);
+    expect(code).toBe(1);
+    expect(err).toContain('plugin index "3" must be exactly two digits');
+    expect(existsSync(plugins)).toBe(false);
+  });
+
+  test("a misnamed executable and another prefetch plugin beside it are warned about", () => {
+    const { plugins, conf } = paths();
+    mkdirSync(plugins);
+    for (const name of ["logger", "02-prefetch-nri-plugin"]) {
+      writeFileSync(join(plugins, name), "#!/bin/sh\n");
+      chmodSync(join(plugins, name), 0o755);
+    }
+    const { out } = run(["install", "--plugin-path", plugins, "--plugin-config-path", conf]);
+    expect(out).toContain(`${join(plugins, "logger")} is not named NN-name`);
+    expect(out).toContain("looks like another prefetch plugin");
+  });
+
+  test("uninstall removes both files; --keep-conf keeps the .conf", () => {
+    const { plugins, conf } = paths();
+    const where = ["--plugin-path", plugins, "--plugin-config-path", conf];
+    run(["install", ...where]);
+    run(["uninstall", "--keep-conf", ...where]);
+    expect(existsSync(join(plugins, "03-prefetchfiles-nri-plugin"))).toBe(false);
+    expect(existsSync(join(conf, "03-prefetchfiles-nri-plugin.conf"))).toBe(true);
+    run(["uninstall", ...where]);
+    expect(existsSync(join(conf, "03-prefetchfiles-nri-plugin.conf"))).toBe(false);
+  });
+});
+
+test("--version names the plugin, the Bun it was built with and the NRI versions tested", () => {
+  const { code, out } = run(["--version"]);
+  expect(code).toBe(0);
+  expect(out).toMatch(/^prefetchfiles-nri-plugin \d+\.\d+\.\d+\n/);
+  expect(out).toContain(`built with Bun ${Bun.version}`);
+  expect(out).toContain("v0.3.0");
+  expect(out).toContain("v0.12.2");
+});
