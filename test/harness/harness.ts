@@ -59,6 +59,9 @@ export class HarnessBuildError extends Error {
   }
 }
 
+// Static binaries; no C toolchain needed. Part of the cache key.
+const GO_BUILD_ENV = { CGO_ENABLED: "0" };
+
 function cacheRoot(): string {
   const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache");
   return path.join(base, "prefetchfiles-nri-plugin", "harness");
@@ -80,7 +83,7 @@ export function harnessSourceHash(version: string): string {
   const files = [...listGoSources(HARNESS_DIR), `mod/nri-${version}.mod`,
     `mod/nri-${version}.sum`];
   const h = createHash("sha256");
-  h.update(row.tags.join(",") + "\n");
+  h.update(`${row.tags.join(",")} ${JSON.stringify(GO_BUILD_ENV)}\n`);
   for (const f of files) {
     h.update(`${f}\n`);
     h.update(fs.readFileSync(path.join(HARNESS_DIR, f)));
@@ -101,6 +104,7 @@ async function goBuild(version: string, pkg: string, out: string): Promise<void>
   const proc = Bun.spawn(["go", "build", "-modfile", `mod/nri-${version}.mod`,
     "-tags", row.tags.join(","), "-o", tmp, pkg], {
     cwd: HARNESS_DIR, stdout: "pipe", stderr: "pipe",
+    env: { ...process.env, ...GO_BUILD_ENV },
   });
   const [stdout, stderr, code] = await Promise.all([
     new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
