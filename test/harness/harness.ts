@@ -198,23 +198,33 @@ export interface Reply {
   [key: string]: unknown;
 }
 
+/** Reply of start: how long Start() took. */
 export interface StartReply extends Reply { startMs: number }
+/** Reply of runPod: duration in µs; gRPC status code name on error. */
 export interface RunPodReply extends Reply { us: number; code?: string }
+/** Reply of burst: error count, total ms and per-call latency in µs. */
 export interface BurstReply extends Reply {
   errors: number; ms: number; p50Us: number; p99Us: number; maxUs: number;
 }
+/** Reply of waitPlugins: how many active plugins were seen. */
 export interface WaitPluginsReply extends Reply { plugins: number }
+/** Reply of stop: plugins whose connection the harness closed. */
 export interface StopReply extends Reply { closed: string[] }
 
+/** One captured NRI log line. */
 export interface LogEntry { seq: number; ms: number; level: string; msg: string }
+/** One entry of the adaptation's plugin list. */
 export interface PluginInfo {
   name: string; idx: string; pid: number; events: number; closed: boolean;
 }
+/** A "closing plugin ..." line: the plugin was removed after a fatal error. */
 export interface DroppedPlugin { plugin: string; event: string; error: string }
+/** Plugin life-cycle facts taken from NRI's log since the last start. */
 export interface LogFacts {
   registered: string[]; synced: string[]; closed: string[];
   dropped: DroppedPlugin[]; failures: string[]; timedOut: boolean; deprecated: string[];
 }
+/** Reply of status; see README.md. */
 export interface StatusReply extends Reply {
   started: boolean;
   starts: number;
@@ -230,6 +240,7 @@ export interface StatusReply extends Reply {
   logCount: number;
   logs: LogEntry[];
 }
+/** Reply of version: linked module versions and compiled-in API features. */
 export interface VersionReply extends Reply {
   go: string; nri: string; ttrpc: string; runtimeName: string; runtimeVersion: string;
   features: { podRPC: boolean; blockPluginSync: boolean };

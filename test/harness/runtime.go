@@ -23,18 +23,8 @@ func (h *harness) start() reply {
 	}
 	h.track.reset()
 	h.metrics.reset()
-	opts := []adaptation.Option{
-		adaptation.WithPluginPath(h.opts.pluginDir),
-		adaptation.WithPluginConfigPath(h.opts.confDir),
-	}
-	if h.opts.noConnections {
-		opts = append(opts, adaptation.WithDisabledExternalConnections())
-	} else {
-		opts = append(opts, adaptation.WithSocketPath(h.opts.socket))
-	}
-	opts = append(opts, versionOptions(h)...)
 	r, err := adaptation.New(h.opts.runtimeName, h.opts.runtimeVersion,
-		h.syncFn, h.updateFn, opts...)
+		h.syncFn, h.updateFn, h.adaptationOptions()...)
 	if err != nil {
 		return fail(fmt.Errorf("adaptation.New: %w", err))
 	}
@@ -53,6 +43,19 @@ func (h *harness) start() reply {
 	h.starts++
 	h.mu.Unlock()
 	return reply{"ok": true, "startMs": ms}
+}
+
+func (h *harness) adaptationOptions() []adaptation.Option {
+	opts := []adaptation.Option{
+		adaptation.WithPluginPath(h.opts.pluginDir),
+		adaptation.WithPluginConfigPath(h.opts.confDir),
+	}
+	if h.opts.noConnections {
+		opts = append(opts, adaptation.WithDisabledExternalConnections())
+	} else {
+		opts = append(opts, adaptation.WithSocketPath(h.opts.socket))
+	}
+	return append(opts, versionOptions(h)...)
 }
 
 // stop shuts the adaptation down: Stop() closes the listener and kills
