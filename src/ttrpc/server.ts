@@ -156,10 +156,13 @@ function decodeInput(spec: UnarySpec, payload: Uint8Array) {
   }
 }
 
+/** The longest delay a timer takes; a longer one would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** ttrpc's timeout_nano as connect's timeoutMs: 0 means none; <0 has expired. */
 function timeoutMs(timeoutNano: bigint): number | undefined {
   if (timeoutNano === 0n) return undefined;
-  return Math.max(Number(timeoutNano) / 1e6, 0);
+  return Math.min(Math.max(Number(timeoutNano) / 1e6, 0), MAX_TIMER_MS);
 }
 
 function invalid(message: string): ConnectError {
