@@ -446,7 +446,13 @@ export class Harness {
 
   private onLine(line: string): void {
     if (line.trim() === "") return;
-    const reply = JSON.parse(line) as Reply & { id?: number };
+    let reply: Reply & { id?: number };
+    try {
+      reply = JSON.parse(line) as Reply & { id?: number };
+    } catch {
+      this.stderrText += `[stdout, not JSON] ${line}\n`;
+      return;
+    }
     const id = typeof reply.id === "number" ? reply.id : -1;
     const p = this.pending.get(id);
     if (!p) return;
