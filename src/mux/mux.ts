@@ -84,7 +84,7 @@ export class Mux implements StreamReceiver {
     while (this.queue.length >= MUX_HEADER_SIZE) {
       const connId = this.queue.peekUint32(0);
       const length = this.queue.peekUint32(4);
-      if (length > MUX_MAX_PAYLOAD + 1) {
+      if (length > MUX_MAX_PAYLOAD) {
         throw new MuxProtocolError(
           `mux frame for connection ${connId} declares ${length} bytes, ` +
             `more than the ${MUX_MAX_PAYLOAD}-byte limit`,
