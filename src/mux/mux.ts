@@ -72,6 +72,11 @@ export class Mux implements StreamReceiver {
   closed(error?: Error): void {
     if (this.isClosed) return;
     this.isClosed = true;
+    if (!error && this.queue.length > 0) {
+      error = new MuxProtocolError(
+        `connection closed inside a frame (${this.queue.length} bytes of it received)`,
+      );
+    }
     for (const channel of this.channels.values()) channel.onClose(error);
     this.ended.resolve(error);
   }

@@ -1,4 +1,5 @@
 import { errorText, type Logger } from "../log/logger.ts";
+import { MuxProtocolError } from "../mux/mux.ts";
 import { describeTarget, type StreamTarget } from "../socket/stream.ts";
 import { RegistrationError, runSession, type SessionOptions } from "./session.ts";
 
@@ -15,7 +16,7 @@ export async function runPrelaunched(fd: number, options: RunOptions): Promise<n
     options.log.info("runtime closed the connection; exiting");
     return 0;
   } catch (error) {
-    options.log.error("plugin stopped", { error: errorText(error) });
+    options.log.error("plugin stopped; exiting", { error: errorText(error) });
     return 1;
   }
 }
@@ -51,7 +52,11 @@ export async function runExternal(options: ExternalOptions): Promise<number> {
         options.log.error("registration refused; exiting", { error: error.message });
         return 1;
       }
-      lastProblem = reportDialFailure(error, target, lastProblem, options.log);
+      if (error instanceof MuxProtocolError) {
+        options.log.error("runtime connection broken; reconnecting", { error: error.message });
+      } else {
+        lastProblem = reportDialFailure(error, target, lastProblem, options.log);
+      }
     }
     await sleep(delay);
     delay = Math.min(delay * 2, options.maxRetryMs ?? 30_000);

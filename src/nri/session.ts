@@ -2,7 +2,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { Plugin, Runtime } from "../gen/nri/pkg/api/v1alpha1/api_pb.ts";
 import { errorText, type Logger } from "../log/logger.ts";
 import { PLUGIN_SERVICE_CONN, RUNTIME_SERVICE_CONN } from "../mux/frame.ts";
-import { Mux } from "../mux/mux.ts";
+import { Mux, MuxProtocolError } from "../mux/mux.ts";
 import { describeTarget, SocketStream, type StreamTarget } from "../socket/stream.ts";
 import { TtrpcClient } from "../ttrpc/client.ts";
 import { TtrpcServer } from "../ttrpc/server.ts";
@@ -38,7 +38,8 @@ export class RuntimeTimeoutError extends Error {
  * One connection to the runtime, from dial to close: serve the Plugin
  * service on connection 1, register on connection 2, wait for Configure,
  * then serve events until the socket closes. Resolves when the runtime
- * closed the connection; rejects when it could not be set up.
+ * closed the connection; rejects when it could not be set up, or when the
+ * peer broke the framing (MuxProtocolError).
  */
 export async function runSession(options: SessionOptions): Promise<void> {
   const stream = await SocketStream.open(options.target);
@@ -56,6 +57,7 @@ export async function runSession(options: SessionOptions): Promise<void> {
     throw error;
   }
   const error = await mux.done;
+  if (error instanceof MuxProtocolError) throw error;
   if (error) options.log.debug("runtime connection ended", { error: errorText(error) });
 }
 

@@ -1,19 +1,12 @@
-/** Chunks up to this size are copied together, so many tiny ones cost no more than one. */
-const SMALL_CHUNK = 512;
-const TAIL_SIZE = 16 * 1024;
-
 /**
- * A FIFO of received bytes that the frame readers of the mux and ttrpc layers
- * parse from. Chunks are kept as they arrive, except that small ones arriving
- * behind pending bytes are packed into a shared tail buffer (a peer sending a
- * message as 1-byte frames must not cost an object per byte). Bytes are copied on read only when a read spans chunks
- * or would otherwise pin a much larger buffer.
+ * A FIFO of received bytes that the multiplexer parses frames from. Chunks
+ * are kept as they arrive; bytes are copied on read only when a read spans
+ * chunks or would otherwise pin a much larger buffer.
  */
 export class ByteQueue {
   private chunks: Uint8Array[] = [];
   private head = 0; // bytes of chunks[0] already consumed
   private size = 0;
-  private tail: { buffer: Uint8Array; end: number; view: Uint8Array } | undefined;
 
   /** Bytes available to read. */
   get length(): number {
@@ -22,29 +15,8 @@ export class ByteQueue {
 
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
+    this.chunks.push(chunk);
     this.size += chunk.length;
-    if (chunk.length > SMALL_CHUNK || this.chunks.length === 0) {
-      this.chunks.push(chunk); // the common case: a whole message, nothing pending
-    } else if (!this.appendToTail(chunk)) {
-      const buffer = new Uint8Array(TAIL_SIZE);
-      buffer.set(chunk);
-      this.tail = { buffer, end: chunk.length, view: buffer.subarray(0, chunk.length) };
-      this.chunks.push(this.tail.view);
-    }
-  }
-
-  /** Grows the last chunk in place when it is the tail buffer and has room. */
-  private appendToTail(chunk: Uint8Array): boolean {
-    const tail = this.tail;
-    const last = this.chunks.length - 1;
-    if (!tail || this.chunks[last] !== tail.view) return false;
-    if (tail.end + chunk.length > tail.buffer.length) return false;
-    tail.buffer.set(chunk, tail.end);
-    tail.end += chunk.length;
-    const start = tail.view.byteOffset - tail.buffer.byteOffset;
-    tail.view = tail.buffer.subarray(start, tail.end);
-    this.chunks[last] = tail.view;
-    return true;
   }
 
   /** Big-endian u32 at `offset` from the front; the caller checks length first. */

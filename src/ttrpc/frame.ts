@@ -1,5 +1,3 @@
-import { ByteQueue } from "../socket/byte-queue.ts";
-
 /**
  * The ttrpc message header, 10 bytes, big-endian:
  *   bytes 0-3  data length (u32, bytes after the header)
@@ -45,13 +43,17 @@ export function encodeTtrpcMessage(
 }
 
 /**
- * Reassembles ttrpc messages from a connection's byte stream. A declared
- * length over the limit is never allocated: its bytes are skipped as they
- * arrive and the message is reported as oversized, so the connection can go
- * on (as Go does, answering RESOURCE_EXHAUSTED on that stream).
+ * Reassembles ttrpc messages from a connection's byte stream. Once a header
+ * is read, the body is copied into one buffer of exactly the declared length,
+ * so a message costs its own size however finely the peer splits it. A
+ * declared length over the limit is never allocated: its bytes are skipped as
+ * they arrive and the message is reported as oversized, so the connection can
+ * go on (as Go does, answering RESOURCE_EXHAUSTED on that stream).
  */
 export class MessageReader {
-  private readonly queue = new ByteQueue();
+  private readonly header = new Uint8Array(TTRPC_HEADER_SIZE);
+  private headerFilled = 0;
+  private body: { message: TtrpcMessage; filled: number } | undefined;
   private skipping = 0;
 
   constructor(
@@ -60,28 +62,60 @@ export class MessageReader {
   ) {}
 
   push(chunk: Uint8Array): void {
-    this.queue.push(chunk);
-    this.skipping -= this.queue.skip(this.skipping);
-    while (this.skipping === 0 && this.queue.length >= TTRPC_HEADER_SIZE) {
-      const length = this.queue.peekUint32(0);
-      if (length > TTRPC_MAX_DATA) {
-        this.beginSkip(length);
-        continue;
+    let at = 0;
+    while (at < chunk.length) {
+      const rest = chunk.subarray(at);
+      if (this.skipping > 0) {
+        const n = Math.min(this.skipping, rest.length);
+        this.skipping -= n;
+        at += n;
+      } else if (this.body) {
+        at += this.fillBody(this.body, rest);
+      } else {
+        at += this.fillHeader(rest);
       }
-      if (this.queue.length < TTRPC_HEADER_SIZE + length) return;
-      const header = this.queue.read(TTRPC_HEADER_SIZE);
-      this.onMessage({ ...parseHeader(header), data: this.queue.read(length) });
     }
   }
 
-  private beginSkip(length: number): void {
-    const { streamId, type } = parseHeader(this.queue.read(TTRPC_HEADER_SIZE));
-    this.skipping = length - this.queue.skip(length);
-    this.onOversized({ streamId, type, length });
+  private fillHeader(bytes: Uint8Array): number {
+    const n = Math.min(TTRPC_HEADER_SIZE - this.headerFilled, bytes.length);
+    this.header.set(bytes.subarray(0, n), this.headerFilled);
+    this.headerFilled += n;
+    if (this.headerFilled === TTRPC_HEADER_SIZE) this.startBody();
+    return n;
+  }
+
+  private startBody(): void {
+    this.headerFilled = 0;
+    const { length, ...header } = parseHeader(this.header);
+    if (length > TTRPC_MAX_DATA) {
+      this.skipping = length;
+      this.onOversized({ streamId: header.streamId, type: header.type, length });
+      return;
+    }
+    const message = { ...header, data: new Uint8Array(length) };
+    if (length === 0) this.onMessage(message);
+    else this.body = { message, filled: 0 };
+  }
+
+  private fillBody(body: { message: TtrpcMessage; filled: number }, bytes: Uint8Array): number {
+    const n = Math.min(body.message.data.length - body.filled, bytes.length);
+    body.message.data.set(bytes.subarray(0, n), body.filled);
+    body.filled += n;
+    if (body.filled === body.message.data.length) {
+      this.body = undefined;
+      this.onMessage(body.message);
+    }
+    return n;
   }
 }
 
 function parseHeader(header: Uint8Array) {
   const view = new DataView(header.buffer, header.byteOffset, TTRPC_HEADER_SIZE);
-  return { streamId: view.getUint32(4), type: view.getUint8(8), flags: view.getUint8(9) };
+  return {
+    length: view.getUint32(0),
+    streamId: view.getUint32(4),
+    type: view.getUint8(8),
+    flags: view.getUint8(9),
+  };
 }

@@ -81,7 +81,8 @@ export class TtrpcServer implements MessageHandler {
   /** Unary calls carry no Data frames; one for a closed stream gets an error. */
   private data(streamId: number): void {
     if (this.active.has(streamId)) {
-      this.log.warn("ttrpc data frame on a unary call ignored", { stream: streamId });
+      // debug, not warn: a peer could otherwise grow the log as fast as it sends
+      this.log.debug("ttrpc data frame on a unary call ignored", { stream: streamId });
       return;
     }
     this.reply(streamId, invalid("StreamID is no longer active"));

@@ -117,7 +117,7 @@ class RawRuntime {
     });
     await runtime.registered.promise;
     const config = `socket_address = "${snapshotterSocket}"\nsyslog_socket = ""\n` +
-      `log_file = "${runtime.logFile}"\n`;
+      `log_file = "${runtime.logFile}"\nlog_level = "debug"\n`;
     const reply = await runtime.call("Configure", toBinary(ConfigureRequestSchema,
       create(ConfigureRequestSchema, { config, runtimeName: "hostile", runtimeVersion: "v0",
         NRIVersion: "v0.12.2", requestTimeout: 2000n, registrationTimeout: 5000n })));
@@ -301,7 +301,8 @@ describe("the launched plugin keeps serving after each fault that should not clo
       await rt.send(frame(1, id, DATA, new Uint8Array([1, 2, 3])));
       expect(await rt.reply(id, from)).toMatchObject({ code: 0 });
       expect(await rt.repliesAfter(id, from, 50)).toHaveLength(1);
-      expect(rt.log()).toContain("ttrpc data frame on a unary call ignored");
+      // logged at debug only, so a peer cannot grow the log as fast as it sends
+      expect(rt.log()).toMatch(/level=debug msg="ttrpc data frame on a unary call ignored"/);
       await rt.assertServing();
 
       // Even stream ids, whatever the type.
@@ -371,7 +372,7 @@ describe("faults that must close the connection end the plugin cleanly, with a l
       bytes: muxHeader(2, 0xffffffff), line: /declares 4294967295 bytes/ },
     { name: "a truncated frame followed by EOF", eof: true,
       bytes: frame(1, 101, REQUEST, syncBody()).subarray(0, 21),
-      line: /runtime closed the connection/ },
+      line: /closed inside a frame/ },
   ];
   for (const fault of cases) {
     test(fault.name, async () => {
