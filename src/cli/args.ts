@@ -35,7 +35,8 @@ export function parseArgs(
     switches: new Set(),
     positionals: [],
   };
-  const byShort = new Map(Object.entries(flags).flatMap(([n, s]) => (s.short ? [[s.short, n]] : [])));
+  const byShort = new Map<string, string>();
+  for (const [name, spec] of Object.entries(flags)) if (spec.short) byShort.set(spec.short, name);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === "--") {

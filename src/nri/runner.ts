@@ -46,7 +46,9 @@ export async function runExternal(options: ExternalOptions): Promise<number> {
       sessions++;
       delay = initial;
       lastProblem = "";
-      options.log.warn("runtime closed the connection; reconnecting", { socket: options.socketPath });
+      options.log.warn("runtime closed the connection; reconnecting", {
+        socket: options.socketPath,
+      });
     } catch (error) {
       if (error instanceof RegistrationError) {
         options.log.error("registration refused; exiting", { error: error.message });

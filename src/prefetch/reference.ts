@@ -26,7 +26,9 @@ export class ImageReferenceError extends Error {
 export function normalizeReference(reference: string): string {
   const { domain, path, tag, digest } = splitReference(reference);
   let name = `${domain}/${path}`;
-  if (domain === DEFAULT_DOMAIN && !path.includes("/")) name = `${domain}/${OFFICIAL_PREFIX}${path}`;
+  if (domain === DEFAULT_DOMAIN && !path.includes("/")) {
+    name = `${domain}/${OFFICIAL_PREFIX}${path}`;
+  }
   if (tag) name += `:${tag}`;
   if (digest) name += `@${digest}`;
   if (!tag && !digest) name += ":latest";
