@@ -31,37 +31,68 @@ export async function runPlugin(
   env: Record<string, string | undefined>,
 ): Promise<number> {
   const fd = env.NRI_PLUGIN_SOCKET;
-  const prelaunched = fd !== undefined && fd !== "";
-  const pending = new PendingSink();
-  const log = Logger.create(prelaunched ? [pending] : [new StderrSink()]);
+  const plugin = new PluginProcess(flags, fd !== undefined && fd !== "");
   const identity = resolveIdentity({ flagName: flags.name, flagIdx: flags.idx, env,
     argv0: process.argv0 });
-  const fileConf = flags.confPath ? readConfFile(flags.confPath) : {};
-  const legacy = readLegacyConfig(LEGACY_CONFIG_PATH);
-  const state = { sinks: [] as Sink[], warned: false };
-  const settle = (conf: ConfFile) => {
-    const settings = resolveSettings(flags, conf, legacy);
-    state.sinks = applyLogSettings(log, settings, prelaunched, state.sinks);
-    pending.flushTo(state.sinks);
-    state.warned = announce(log, settings, legacy, state.warned);
-    return settings;
-  };
-  const initial = prelaunched ? resolveSettings(flags, fileConf, legacy) : settle(fileConf);
-  const handler = new PrefetchHandler(initial, {
-    log,
-    settingsFor: (text) => settle(text ? runtimeConf(text, log) : fileConf),
-  });
-  log.info("plugin starting", { version: VERSION, mode: prelaunched ? "pre-launched" : "external",
+  plugin.log.info("plugin starting", { version: VERSION, mode: plugin.mode,
     plugin: `${identity.idx}-${identity.name}` });
-  stopOnSignals(log);
-  const options = { identity, handler, log, registerTimeoutMs: flags.registerTimeoutMs,
-    configureTimeoutMs: flags.configureTimeoutMs, dedicatedPodEvents: flags.dedicatedPodEvents };
-  const code = prelaunched
+  stopOnSignals(plugin.log);
+  const options = { identity, handler: plugin.handler(), log: plugin.log,
+    registerTimeoutMs: flags.registerTimeoutMs, configureTimeoutMs: flags.configureTimeoutMs,
+    dedicatedPodEvents: flags.dedicatedPodEvents };
+  const code = plugin.prelaunched
     ? await runPrelaunched(Number(fd), options)
     : await runExternal({ ...options, socketPath: flags.nriSocket });
-  if (state.sinks.length === 0) applyLogSettings(log, initial, prelaunched, []);
-  pending.flushTo(state.sinks);
+  plugin.flushLog();
   return code;
+}
+
+/**
+ * Settings and log destinations over the process's life. A launched plugin
+ * learns its .conf only from Configure, so its first lines are held until
+ * then (or until it exits without one).
+ */
+class PluginProcess {
+  readonly log: Logger;
+  private readonly pending = new PendingSink();
+  private readonly fileConf: ConfFile;
+  private readonly legacy = readLegacyConfig(LEGACY_CONFIG_PATH);
+  private sinks: Sink[] = [];
+  private warned = false;
+
+  constructor(private readonly flags: RunFlags, readonly prelaunched: boolean) {
+    this.log = Logger.create(prelaunched ? [this.pending] : [new StderrSink()]);
+    this.fileConf = flags.confPath ? readConfFile(flags.confPath) : {};
+  }
+
+  get mode(): string {
+    return this.prelaunched ? "pre-launched" : "external";
+  }
+
+  /** The prefetch handler, with settings from --conf now and from Configure later. */
+  handler(): PrefetchHandler {
+    const initial = this.prelaunched
+      ? resolveSettings(this.flags, this.fileConf, this.legacy)
+      : this.apply(this.fileConf);
+    return new PrefetchHandler(initial, {
+      log: this.log,
+      settingsFor: (text) => this.apply(text ? runtimeConf(text, this.log) : this.fileConf),
+    });
+  }
+
+  /** Writes held lines somewhere, even if no Configure ever came. */
+  flushLog(): void {
+    if (this.sinks.length === 0) this.apply(this.fileConf);
+  }
+
+  private apply(conf: ConfFile): Settings {
+    const settings = resolveSettings(this.flags, conf, this.legacy);
+    this.sinks = applyLogSettings(this.log, settings, this.prelaunched, this.sinks);
+    this.pending.flushTo(this.sinks);
+    announce(this.log, settings, this.legacy, this.warned);
+    this.warned = true;
+    return settings;
+  }
 }
 
 /** The .conf text the runtime sent in Configure; a bad one refuses Configure. */
@@ -80,7 +111,7 @@ function readConfFile(path: string): ConfFile {
 }
 
 /** The start-up lines that say what the plugin will do; the policy warning only once. */
-function announce(log: Logger, settings: Settings, legacy: LegacyConfig, warned: boolean) {
+function announce(log: Logger, settings: Settings, legacy: LegacyConfig, warned: boolean): void {
   if (legacy.problem) log.warn("legacy config file ignored", { reason: legacy.problem });
   log.info("settings applied", {
     socket: settings.socketAddress,
@@ -92,7 +123,6 @@ function announce(log: Logger, settings: Settings, legacy: LegacyConfig, warned:
     log.warn("no policy set: any pod author can point the snapshotter at any node path " +
       "or URL (see allowed_namespaces, allowed_prefetch_prefixes, allowed_url_schemes)");
   }
-  return true;
 }
 
 function stopOnSignals(log: Logger): void {
