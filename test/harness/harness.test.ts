@@ -206,7 +206,9 @@ describe("mixed releases", () => {
 // up to a minute).
 const others = NRI_VERSIONS.map((v) => v.version)
   .filter((v) => v !== "v0.12.2" && v !== "v0.8.0");
-describe.skipIf(process.env.NRI_HARNESS_ALL !== "1")("other NRI releases", () => {
+const OTHERS = "other NRI releases with the reference plugin (skipped unless " +
+  "NRI_HARNESS_ALL=1: test/integration/conformance.test.ts runs every release with the plugin)";
+describe.skipIf(process.env.NRI_HARNESS_ALL !== "1")(OTHERS, () => {
   for (const version of others) {
     test(`${version}: pre-launched and external plugins get RunPodSandbox`, async () => {
       const ref = await buildRefPlugin(version);
