@@ -3,9 +3,10 @@
 import { expect, test } from "bun:test";
 import { runE2E } from "./e2e.ts";
 
+/** Room for a cold run: every component built from source on 2 cores. */
 const COLD_BUILD_BUDGET_MS = 40 * 60_000;
 
-test("end to end: containerd launches the plugin, which forwards the pod's prefetch list", async () => {
+test("containerd launches the plugin and it forwards each pod's prefetch list", async () => {
   const result = await runE2E();
   console.log(result.summary);
   if (result.status === "skipped") console.log(`e2e skipped: ${result.reason}`);

@@ -90,21 +90,27 @@ class Scenario {
   async run(): Promise<void> {
     const { containerd, snapshotter } = this.input.versions;
     await this.report.step("isolate the host's fixed paths", (s) => this.isolate(s));
-    await this.report.step(`start nydus-snapshotter ${snapshotter}`, async () => {
-      await this.stack.startSnapshotter();
-    });
+    await this.report.step(`start nydus-snapshotter ${snapshotter}`, () =>
+      this.stack.startSnapshotter(),
+    );
     await this.report.step(`start containerd ${containerd}, NRI plugin in plugin_path`, () =>
       this.stack.startContainerd({ disableConnections: true }),
     );
     await this.report.step("import the pause image; CRI sees it", (s) => this.importImage(s));
+    const launched = await this.runLaunchedMode();
+    await this.runExternalMode(launched);
+    await this.report.step("stop nydus-snapshotter; nothing left running", (s) =>
+      this.finish(s),
+    );
+  }
+
+  /** containerd launches the plugin; returns the pid of the last instance it launched. */
+  private async runLaunchedMode(): Promise<number> {
     let launched = await this.report.step("containerd launched and registered the plugin", (s) =>
       this.expectLaunchedPlugin(s, 1),
     );
     const wordpress = await this.report.step("run pod default/wordpress-sandbox", (s) =>
       this.runDocumentedPod(s),
-    );
-    await this.report.step("nydus-snapshotter received the wordpress list", (s) =>
-      this.expectReceived(s, 0, WORDPRESS),
     );
     const malformed = await this.report.step("pod with a malformed annotation runs", (s) =>
       this.runMalformedPod(s),
@@ -124,10 +130,7 @@ class Scenario {
       this.runForwardedPod(s, "restart-pod.yaml", NGINX),
     );
     await this.report.step("stop and remove it", () => this.removePods([nginx.id]));
-    await this.runExternalMode(launched);
-    await this.report.step("stop nydus-snapshotter; nothing left running", (s) =>
-      this.finish(s),
-    );
+    return launched;
   }
 
   private async isolate(step: StepContext): Promise<void> {
@@ -169,15 +172,15 @@ class Scenario {
     step.note(`pid ${pid} exited`);
   }
 
+  /** The documented pod, its annotation byte for byte, forwarded to nydus-snapshotter. */
   private async runDocumentedPod(step: StepContext): Promise<PodView> {
-    const pod = await this.stack.runPod(this.fixture("wordpress-pod.yaml"));
-    if (pod.annotations[ANNOTATION] !== WORDPRESS_ANNOTATION) {
-      const sent = JSON.stringify(pod.annotations[ANNOTATION]);
-      throw new Error(`annotation sent differs from the documented one: ${sent}`);
-    }
-    await this.expectReady(pod);
-    step.note(`sandbox ${pod.id.slice(0, 12)}, annotation byte-for-byte, host network`);
-    return pod;
+    return this.runForwardedPod(step, "wordpress-pod.yaml", WORDPRESS, (pod) => {
+      if (pod.annotations[ANNOTATION] !== WORDPRESS_ANNOTATION) {
+        const sent = JSON.stringify(pod.annotations[ANNOTATION]);
+        throw new Error(`annotation sent differs from the documented one: ${sent}`);
+      }
+      step.note("annotation as documented, byte for byte");
+    });
   }
 
   private async expectReady(pod: PodView): Promise<void> {
@@ -190,11 +193,15 @@ class Scenario {
     }
   }
 
-  /** Waits for one more `received prefetch list` line than before, naming entry. */
-  private async expectReceived(
+  /**
+   * Waits for one more `received prefetch list` line than before, naming entry, and for the
+   * plugin's own log line about forwarding the pod.
+   */
+  private async expectForwarded(
     step: StepContext,
     before: number,
     entry: PrefetchEntry,
+    pod: PodView,
   ): Promise<void> {
     const line = await waitFor(`nydus-snapshotter to log "${RECEIVED}"`, () => {
       const received = this.receivedLines();
@@ -203,8 +210,8 @@ class Scenario {
     if (!line.includes(`${entry.image}:${entry.prefetch}`)) {
       throw new Error(`last ${RECEIVED} line lacks ${entry.image}: ${line}`);
     }
-    step.note(`map has ${entry.image}`);
-    if (this.plugin.writesLogFile) await this.expectPluginLogged("forwarded");
+    step.note(`nydus-snapshotter has ${entry.image}`);
+    if (this.plugin.writesLogFile) await this.expectPluginLogged("forwarded", pod.name);
   }
 
   private receivedLines(): string[] {
@@ -221,16 +228,19 @@ class Scenario {
     );
   }
 
+  /** Runs a pod and expects its annotation's entry to reach nydus-snapshotter. */
   private async runForwardedPod(
     step: StepContext,
     fixture: string,
     entry: PrefetchEntry,
+    checkSent: (pod: PodView) => void = () => {},
   ): Promise<PodView> {
     const before = this.receivedLines().length;
     const pod = await this.stack.runPod(this.fixture(fixture));
+    checkSent(pod);
     await this.expectReady(pod);
-    await this.expectReceived(step, before, entry);
-    step.note(`pod ${pod.name}`);
+    step.note(`pod ${pod.namespace}/${pod.name} ready, sandbox ${pod.id.slice(0, 12)}`);
+    await this.expectForwarded(step, before, entry, pod);
     return pod;
   }
 

@@ -225,6 +225,19 @@ export class Stack {
     await this.snapshotter?.stop(10_000);
   }
 
+  /**
+   * containerd's own word on dropping the plugin, e.g. for not answering within
+   * plugin_request_timeout, from every containerd start of this run.
+   */
+  droppedPlugin(): string[] {
+    const lines: string[] = [];
+    for (let start = 1; start <= this.containerdStarts; start++) {
+      const log = join(this.layout.logs, `containerd-${start}.log`);
+      lines.push(...logLines(log).filter((line) => line.includes("closing plugin")));
+    }
+    return lines;
+  }
+
   /** The logs worth reading when a step fails. */
   diagnostics(): string {
     const sections: [string, string, number][] = [
@@ -234,13 +247,14 @@ export class Stack {
       ["nydus-snapshotter", this.layout.snapshotter.log, 60],
       ["nydus-snapshotter stdout/stderr", join(this.layout.logs, "snapshotter.out"), 30],
     ];
-    return sections
+    const dropped = this.droppedPlugin().map((line) => `containerd dropped a plugin: ${line}`);
+    const logs = sections
       .filter(([, path]) => existsSync(path))
       .map(([title, path, lines]) => {
         const text = tail(readFileSync(path, "utf8"), lines);
         return `----- ${title}: ${path} (last ${lines} lines)\n${text}`;
-      })
-      .join("\n");
+      });
+    return [...dropped, ...logs].join("\n");
   }
 
   private assertAlive(daemon: Daemon | undefined): void {
