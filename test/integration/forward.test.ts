@@ -1,24 +1,21 @@
 // The main path through containerd's own NRI runtime code: the plugin is
 // launched (or dialled in) by the adaptation and forwards the sample pod.
-import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Harness } from "../harness/harness.ts";
 import { pluginBinary } from "../support/plugin-binary.ts";
 import { PREFETCH_KEY, plainPod, sampleConf, samplePod } from "../support/sample-pod.ts";
 import { RecordingSnapshotter } from "../support/snapshotter.ts";
+import { testScope } from "../support/scope.ts";
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const { defer } = testScope();
 
 async function setup(version: string) {
   const snapshotter = RecordingSnapshotter.start();
-  cleanups.push(() => snapshotter.close());
+  defer(() => snapshotter.close());
   const harness = await Harness.spawn({ version });
-  cleanups.push(() => harness.close());
+  defer(() => harness.close());
   const logFile = join(snapshotter.dir, "plugin.log");
   const conf = await sampleConf(snapshotter.socket,
     `log_file = "${logFile}"\nlog_level = "debug"\n`);
@@ -71,7 +68,7 @@ for (const version of ["v0.12.2", "v0.8.0"]) {
       expect(await harness.start()).toMatchObject({ ok: true });
       const plugin = Bun.spawn([pluginBinary(), "--nri-socket", harness.socket, "--idx", "03",
         "--conf", confFile], { stderr: "pipe", stdout: "ignore" });
-      cleanups.push(() => void plugin.kill());
+      defer(() => void plugin.kill());
       expect(await harness.waitPlugins(1), onFailure(harness, logFile)())
         .toMatchObject({ ok: true });
       await expectForwarded(harness, snapshotter);

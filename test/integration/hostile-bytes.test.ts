@@ -2,11 +2,10 @@
 // socketpair as a runtime launches it. The runtime's end is played here with
 // raw writes, so every frame can be bent; replies on conn 1 are read back and
 // checked (ttrpc-protocol.md §1, §2, §5; nri-protocol.md §1).
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { Socket, Subprocess } from "bun";
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { closeSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   ConfigureRequestSchema,
@@ -27,6 +26,7 @@ import { RecordingSnapshotter } from "../support/snapshotter.ts";
 import { closeFd, socketpair } from "../support/socketpair.ts";
 import { concat, frame, MUX_LIMIT, muxHeader, TTRPC_LIMIT, ttrpcHeader }
   from "../support/wire-model.ts";
+import { testScope } from "../support/scope.ts";
 
 const PLUGIN = "nri.pkg.api.v1alpha1.Plugin";
 const REQUEST = 1;
@@ -35,16 +35,8 @@ const INT64_MAX = 0x7fffffffffffffffn;
 /** What must never show on the plugin's stderr. */
 const CRASH_TEXT = /uncaught|unhandled|exception|panic|warning|error|segfault|\bat .*:\d+:\d+/i;
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const { defer, tempDir } = testScope();
 
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "hostile-bytes-"));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 interface Reply {
   streamId: number;
@@ -93,7 +85,7 @@ class RawRuntime {
 
   /** Launches the plugin, registers it and configures it (logging to a file here). */
   static async launch(snapshotterSocket = "/nonexistent/system.sock"): Promise<RawRuntime> {
-    const dir = tempDir();
+    const dir = tempDir("hostile-bytes-");
     const [runtimeEnd, pluginEnd] = socketpair();
     const stderr = openSync(join(dir, "stderr"), "w");
     const plugin = Bun.spawn([pluginBinary()], {
@@ -104,7 +96,7 @@ class RawRuntime {
     });
     closeFd(pluginEnd);
     closeSync(stderr);
-    cleanups.push(() => void plugin.kill("SIGKILL"));
+    defer(() => void plugin.kill("SIGKILL"));
     const runtime = new RawRuntime(plugin, dir);
     runtime.socket = await Bun.connect({
       fd: runtimeEnd,
@@ -246,9 +238,9 @@ async function exitWithin(plugin: Subprocess, ms: number): Promise<number> {
 describe("the launched plugin keeps serving after each fault that should not close it", () => {
   test("oversized, zero-length, unknown-conn, data, even, repeated, garbage, odd types",
     async () => {
-      const snapshotter = RecordingSnapshotter.start(tempDir());
+      const snapshotter = RecordingSnapshotter.start(tempDir("hostile-bytes-"));
       snapshotter.behaviour.hang = true; // keeps a RunPodSandbox in flight for its budget
-      cleanups.push(() => snapshotter.close());
+      defer(() => snapshotter.close());
       const rt = await RawRuntime.launch(snapshotter.socket);
       await rt.assertServing();
 

@@ -1,22 +1,20 @@
 // The plugin's lifecycle against containerd's own NRI runtime code: restarts,
 // a runtime that is not there yet, large split syncs, the events mask.
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { Harness } from "../harness/harness.ts";
 import { pluginBinary } from "../support/plugin-binary.ts";
 import { PREFETCH_KEY, sampleConf, samplePod } from "../support/sample-pod.ts";
 import { RecordingSnapshotter } from "../support/snapshotter.ts";
+import { testScope } from "../support/scope.ts";
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const { defer } = testScope();
 
 async function setup(version: string, options: { socket?: string } = {}) {
   const snapshotter = RecordingSnapshotter.start();
-  cleanups.push(() => snapshotter.close());
+  defer(() => snapshotter.close());
   const harness = await Harness.spawn({ version, ...options });
-  cleanups.push(() => harness.close());
+  defer(() => harness.close());
   const confFile = join(snapshotter.dir, "plugin.conf");
   await Bun.write(confFile, await sampleConf(snapshotter.socket, 'log_level = "debug"\n'));
   return { snapshotter, harness, confFile };
@@ -30,7 +28,7 @@ function startExternal(socket: string, confFile: string) {
   void (async () => {
     for await (const chunk of plugin.stderr) output.text += Buffer.from(chunk).toString();
   })();
-  cleanups.push(() => void plugin.kill());
+  defer(() => void plugin.kill());
   return { plugin, output };
 }
 

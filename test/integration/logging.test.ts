@@ -1,34 +1,26 @@
 // Where a launched plugin's log lines go: stdout and stderr are /dev/null then.
-import { afterEach, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { launchOnSocketpair } from "../support/prelaunch.ts";
 import { SyslogServer } from "../support/syslog-server.ts";
+import { testScope } from "../support/scope.ts";
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const { defer, tempDir } = testScope();
 
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "plugin-logs-"));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 async function launch(config: string) {
   const launched = await launchOnSocketpair(config);
-  cleanups.push(() => void launched.plugin.kill());
+  defer(() => void launched.plugin.kill());
   await launched.connection.registered.promise;
   await launched.connection.plugin.synchronize({ more: false });
   return launched;
 }
 
 test("pre-launched: lines reach syslog with the Go plugin's tag, and the .conf's file", async () => {
-  const dir = tempDir();
+  const dir = tempDir("plugin-logs-");
   const syslog = new SyslogServer(join(dir, "log.sock"));
-  cleanups.push(() => syslog.close());
+  defer(() => syslog.close());
   const logFile = join(dir, "plugin.log");
   const { connection } = await launch(
     `syslog_socket = "${syslog.path}"\nlog_file = "${logFile}"\n` +
@@ -44,7 +36,7 @@ test("pre-launched: lines reach syslog with the Go plugin's tag, and the .conf's
 
 test("pre-launched: lines from before Configure are kept and written once it arrives",
   async () => {
-    const dir = tempDir();
+    const dir = tempDir("plugin-logs-");
     const logFile = join(dir, "plugin.log");
     await launch(`log_file = "${logFile}"\n`);
     const text = readFileSync(logFile, "utf8");
@@ -53,7 +45,7 @@ test("pre-launched: lines from before Configure are kept and written once it arr
   }, 30_000);
 
 test("an unreachable syslog socket is reported in the log file, not fatal", async () => {
-  const dir = tempDir();
+  const dir = tempDir("plugin-logs-");
   const logFile = join(dir, "plugin.log");
   await launch(`syslog_socket = "${dir}/missing.sock"\nlog_file = "${logFile}"\n`);
   expect(readFileSync(logFile, "utf8")).toContain("cannot connect to syslog socket");

@@ -1,32 +1,23 @@
 // Runtime behaviour the real adaptation does not produce on demand, played by
 // a fake runtime: refused registration, late or missing replies, EOF, signals.
-import { afterEach, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { expect, test } from "bun:test";
 import { join } from "node:path";
 import { type FakeBehaviour, listenFakeRuntime } from "../support/fake-runtime.ts";
 import { pluginBinary } from "../support/plugin-binary.ts";
 import { exitAfterEof, launchOnSocketpair } from "../support/prelaunch.ts";
+import { testScope } from "../support/scope.ts";
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const { defer, tempDir } = testScope();
 
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "fake-runtime-"));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 /** Runs the plugin by hand against a fake runtime; returns the process and its stderr. */
 function external(behaviour: FakeBehaviour, ...flags: string[]) {
-  const socket = join(tempDir(), "nri.sock");
+  const socket = join(tempDir("fake-runtime-"), "nri.sock");
   const runtime = listenFakeRuntime(socket, behaviour);
-  cleanups.push(() => runtime.stop());
+  defer(() => runtime.stop());
   const plugin = Bun.spawn([pluginBinary(), "--nri-socket", socket, "--idx", "03",
     "--socket-addr", "/nonexistent/system.sock", ...flags], { stdout: "ignore", stderr: "pipe" });
-  cleanups.push(() => void plugin.kill());
+  defer(() => void plugin.kill());
   const output = { text: "" };
   const reading = (async () => {
     for await (const chunk of plugin.stderr) output.text += Buffer.from(chunk).toString();
@@ -73,13 +64,13 @@ test("no Configure after registering: an error names what was awaited", async ()
 
 async function prelaunched() {
   const launched = await launchOnSocketpair(
-    `socket_address = "/nonexistent/system.sock"\nlog_file = "${tempDir()}/log"\n`);
-  cleanups.push(() => void launched.plugin.kill());
+    `socket_address = "/nonexistent/system.sock"\nlog_file = "${tempDir("fake-runtime-")}/log"\n`);
+  defer(() => void launched.plugin.kill());
   return launched;
 }
 
 test("pre-launched: EOF from the runtime ends the plugin with status 0", async () => {
-  const { code } = await exitAfterEof(`log_file = "${tempDir()}/log"\n`);
+  const { code } = await exitAfterEof(`log_file = "${tempDir("fake-runtime-")}/log"\n`);
   expect(code).toBe(0); // how fast is measured by npm run soak, not asserted here
 }, 30_000);
 

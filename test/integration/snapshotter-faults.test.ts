@@ -1,25 +1,23 @@
 // A sick snapshotter must not fail or stall pod starts: every fault is tried
 // through containerd's own NRI runtime code (v0.12.2, 2 s request timeout).
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Harness } from "../harness/harness.ts";
 import { pluginBinary } from "../support/plugin-binary.ts";
 import { PREFETCH_KEY, sampleConf, samplePod } from "../support/sample-pod.ts";
 import { halfAnswering, RecordingSnapshotter, refusingSocket } from "../support/snapshotter.ts";
+import { testScope } from "../support/scope.ts";
 
 const REQUEST_TIMEOUT_MS = 2000;
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const { defer } = testScope();
 
 /** A launched plugin, its snapshotter and its log file; `conf` is added to the .conf. */
 async function setup(conf = "") {
   const snapshotter = RecordingSnapshotter.start();
-  cleanups.push(() => snapshotter.close());
+  defer(() => snapshotter.close());
   const harness = await Harness.spawn({ version: "v0.12.2", requestTimeoutMs: REQUEST_TIMEOUT_MS });
-  cleanups.push(() => harness.close());
+  defer(() => harness.close());
   const logFile = join(snapshotter.dir, "plugin.log");
   harness.installPlugin(pluginBinary(), await sampleConf(snapshotter.socket,
     `log_file = "${logFile}"\n${conf}`));
@@ -62,7 +60,7 @@ const FAULTS: { name: string; arrange(s: Snapshotter): unknown; reason: RegExp }
     name: "closes mid-response",
     arrange: async (s) => {
       await s.stopListening();
-      cleanups.push(halfAnswering(s.socket).stop);
+      defer(halfAnswering(s.socket).stop);
     },
     reason: /error=/,
   },
