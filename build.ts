@@ -5,7 +5,7 @@
  *     (a test build that answers RunPodSandbox Unimplemented, so a v0.12
  *      runtime switches to StateChange)
  *   bun build.ts --target bun-linux-arm64 --outfile PATH
- * Never strip the result: the program lives in the ELF's .bun section.
+ * Never strip the result: a stripped file runs as a bare Bun runtime.
  */
 import { parseArgs } from "node:util";
 
@@ -29,7 +29,13 @@ export async function build(): Promise<string> {
     minify: true,
     bytecode: true,
     define: legacy ? { PREFETCH_NRI_DEDICATED_POD_EVENTS: "false" } : {},
-    compile: { outfile, ...(values.target ? { target: values.target as never } : {}) },
+    compile: {
+      outfile,
+      ...(values.target ? { target: values.target as never } : {}),
+      // containerd starts plugins in "/": never let a stray /.env or bunfig.toml steer us
+      autoloadDotenv: false,
+      autoloadBunfig: false,
+    },
   });
   if (!result.success) {
     for (const message of result.logs) console.error(message);

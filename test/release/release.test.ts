@@ -19,7 +19,6 @@ import { CONF, EXECUTABLE, INSTALL } from "./texts.ts";
 let OUT = join(ROOT, "release");
 const VERSION: string = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version;
 const BUN = bunVersion(ROOT);
-const BUN_LICENSE_GIVEN = Boolean(process.env.PREFETCH_RELEASE_BUN_LICENSE);
 const note = (line: string) => console.log(`release: ${line}`);
 
 const extracted = new Map<string, string>(); // arch → extracted folder
@@ -65,8 +64,7 @@ beforeAll(async () => {
     note(`reusing the tarballs in ${own} (newer than every source)`);
   } else {
     OUT = own;
-    const flags = BUN_LICENSE_GIVEN ? [] : ["--allow-missing-licenses"];
-    const release = run([process.execPath, join(import.meta.dir, "release.ts"), "--out", own, ...flags],
+    const release = run([process.execPath, join(import.meta.dir, "release.ts"), "--out", own],
       { cwd: ROOT });
     for (const line of `${release.stdout}${release.stderr}`.trim().split("\n")) note(line);
     if (release.code !== 0) throw new Error("npm run release failed");
@@ -90,20 +88,19 @@ afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-test("without the Bun runtime's licence texts the release stops before building", () => {
-  if (BUN_LICENSE_GIVEN) return; // nothing is missing then
+test("without any licence text for the Bun runtime the release stops before building", () => {
   const out = mkdtempSync(join(tmpdir(), "release-refused-"));
+  const empty = mkdtempSync(join(tmpdir(), "release-no-licence-"));
   try {
     const refused = run([process.execPath, join(import.meta.dir, "release.ts"), "--arch", "arm64",
-      "--out", out], { cwd: ROOT });
+      "--out", out, "--bun-license", empty], { cwd: ROOT });
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain("licence texts missing, nothing built");
     expect(refused.stderr).toContain("Bun runtime (@oven/bun-linux-aarch64)");
     expect(readdirSync(out)).toEqual([]);
-    note("NOTE: no installed Bun package ships the Bun runtime's licence texts; these tarballs " +
-      "were built with --allow-missing-licenses and list the gap in LICENSES/README.txt");
   } finally {
     rmSync(out, { recursive: true, force: true });
+    rmSync(empty, { recursive: true, force: true });
   }
 }, 120_000);
 
@@ -159,10 +156,9 @@ for (const target of TARGETS) {
     }
     expect(index).toContain(`\nprefetchfiles-nri-plugin ${VERSION}\n  licence: Apache-2.0\n`);
     expect(index).toContain(`\nBun runtime (${target.runtimePackage}) ${BUN}\n  licence: MIT\n`);
-    // Only the Bun runtime's texts may be missing (when the release was not given them).
-    const bunBlock = index.slice(index.indexOf("\nBun runtime ("));
-    expect(index.slice(0, index.indexOf("\nBun runtime ("))).not.toContain("MISSING");
-    expect(bunBlock).toMatch(/\n {2}(files|MISSING): /);
+    expect(index).not.toContain("MISSING");
+    const bunNotice = readFileSync(join(dir, "LICENSES/bun/bun-runtime.txt"), "utf8");
+    expect(bunNotice).toContain("JavaScriptCore / WebKit");
     const apache = readFileSync(join(dir, "LICENSES/prefetchfiles-nri-plugin/LICENSE"), "utf8");
     expect(apache).toContain("Version 2.0, January 2004");
     const protobufNotices = readFileSync(join(dir, "LICENSES/@bufbuild/protobuf/source-notices.txt"), "utf8");

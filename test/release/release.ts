@@ -28,6 +28,8 @@ import { bunVersion, type Runtime, runtimeFor, sha256File, type Target, TARGETS 
 import { CONF, EXECUTABLE, INSTALL, installText, sampleConf } from "./texts.ts";
 
 export const ROOT = join(import.meta.dir, "../..");
+/** The Bun runtime's licence notice that ships in every tarball by default. */
+export const BUN_NOTICE = join(import.meta.dir, "licenses/bun-runtime.txt");
 
 /** A path as short as it can be shown: relative to the current folder when inside it. */
 function shown(path: string): string {
@@ -260,11 +262,13 @@ if (import.meta.main) {
     },
   });
   const fromEnv = (process.env.PREFETCH_RELEASE_BUN_LICENSE ?? "").split(":").filter(Boolean);
+  const given = [...(values["bun-license"] ?? []), ...fromEnv];
   try {
     await release({
       arches: values.arch?.flatMap((arch) => arch.split(",")),
       out: values.out,
-      bunLicenses: [...(values["bun-license"] ?? []), ...fromEnv],
+      // The notice committed beside this script, unless other texts are given.
+      bunLicenses: given.length > 0 ? given : [BUN_NOTICE],
       allowMissingLicenses: values["allow-missing-licenses"],
       keepStaging: values["keep-staging"],
     });
