@@ -1,7 +1,7 @@
 // The end-to-end scenario itself. It runs as the first process of its own mount, PID and
 // network namespaces (see lib/isolation.ts); test/e2e/e2e.ts prepares everything it reads
 // and starts it. Usage: scenario.ts <temporary root>
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { guardedWrites, isolate, usedFixedPaths } from "./lib/isolation.ts";
@@ -33,10 +33,10 @@ export interface ScenarioResult {
   failed: number;
 }
 
-export const ANNOTATION = "containerd.io/nydus-prefetch";
+const ANNOTATION = "containerd.io/nydus-prefetch";
 
 /** The documented annotation exactly as its YAML block scalar yields it. */
-export const WORDPRESS_ANNOTATION =
+const WORDPRESS_ANNOTATION =
   "[\n" +
   "    {\n" +
   '        "image": "ghcr.io/dragonflyoss/image-service/wordpress:nydus-nightly-v6", \n' +
@@ -167,7 +167,7 @@ class Scenario {
 
   private async expectPluginGone(step: StepContext, pid: number): Promise<void> {
     await waitFor(`plugin pid ${pid} to exit once containerd closed its socket`, () =>
-      !existsSync(`/proc/${pid}`) || processState(pid) === "Z",
+      !isLive(pid),
     );
     step.note(`pid ${pid} exited`);
   }
@@ -218,13 +218,12 @@ class Scenario {
     return logLines(this.layout.snapshotter.log).filter((line) => line.includes(RECEIVED));
   }
 
-  private pluginLogLines(word: string): string[] {
-    return logLines(this.layout.plugin.log).filter((line) => line.includes(word));
-  }
-
-  private async expectPluginLogged(word: string, pod?: string): Promise<string> {
-    return waitFor(`the plugin's log_file to show a "${word}" line`, () =>
-      this.pluginLogLines(word).find((line) => !pod || line.includes(`pod=default/${pod}`)),
+  /** A line of the plugin's log_file with `word` about pod default/<pod>. */
+  private async expectPluginLogged(word: string, pod: string): Promise<string> {
+    return waitFor(`the plugin's log_file to show a "${word}" line for ${pod}`, () =>
+      logLines(this.layout.plugin.log).find(
+        (line) => line.includes(word) && line.includes(`pod=default/${pod}`),
+      ),
     );
   }
 
@@ -254,6 +253,7 @@ class Scenario {
     } else {
       step.note(`${this.plugin.label} writes no log file: only the pod's start is checked`);
     }
+    // RunPodSandbox has returned, so a forward would already be on its way: give it a moment.
     await Bun.sleep(500);
     if (this.receivedLines().length !== before) {
       throw new Error("nydus-snapshotter stored a list for the malformed annotation");
@@ -334,11 +334,13 @@ class Scenario {
   }
 }
 
-function processState(pid: number): string | undefined {
+/** Whether pid exists and is not a zombie (orphans reparented to the scenario stay zombies). */
+function isLive(pid: number): boolean {
   try {
-    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0];
+    const state = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0];
+    return state !== "Z";
   } catch {
-    return undefined;
+    return false;
   }
 }
 
@@ -347,7 +349,7 @@ function livePids(): number[] {
   return readdirSync("/proc")
     .filter((entry) => /^\d+$/.test(entry))
     .map(Number)
-    .filter((pid) => processState(pid) !== undefined && processState(pid) !== "Z");
+    .filter(isLive);
 }
 
 async function main(): Promise<number> {

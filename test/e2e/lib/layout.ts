@@ -34,8 +34,6 @@ export interface Layout {
   guards: string;
   /** Folders bind-mounted over the fixed paths containerd and friends default to. */
   fixed: string;
-  /** Ids of the sandboxes created so far, for cleanup after a crash. */
-  sandboxes: string;
 }
 
 export function layoutUnder(root: string): Layout {
@@ -74,6 +72,5 @@ export function layoutUnder(root: string): Layout {
     images: at("images"),
     guards: at("guards"),
     fixed: at("fixed"),
-    sandboxes: at("sandboxes.txt"),
   };
 }

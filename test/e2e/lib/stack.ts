@@ -1,7 +1,7 @@
 // The running stack of one scenario: nydus-snapshotter, containerd (which launches the
 // plugin) or a plugin started by hand, and the CRI client that drives containerd.
 import { existsSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
-import { appendFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { containerdConfig } from "./configs.ts";
 import { type Daemon, run, runJson, startDaemon, tail } from "./exec.ts";
@@ -170,12 +170,10 @@ export class Stack {
     return runJson<T>(argv, { timeoutMs: 90_000 });
   }
 
-  /** RunPodSandbox on a host-network pod; the id is recorded for cleanup. */
+  /** RunPodSandbox on a host-network pod under the run's cgroup parent. */
   async runPod(podConfig: string): Promise<PodView> {
     const flags = ["--host-network", "--cgroup-parent", this.settings.cgroupParent];
-    const pod = await this.cri<PodView>(["runp", ...flags, podConfig]);
-    await appendFile(this.layout.sandboxes, `${pod.id}\n`);
-    return pod;
+    return this.cri<PodView>(["runp", ...flags, podConfig]);
   }
 
   async pods(): Promise<PodView[]> {
