@@ -22,9 +22,14 @@ export function cpuMs(pid: number): number {
 
 /** Resident set size in KiB (VmRSS). */
 export function rssKiB(pid: number): number {
+  return statusKiB(pid, "VmRSS");
+}
+
+/** One "<field>: N kB" line of /proc/<pid>/status, e.g. VmRSS, RssAnon, RssFile. */
+export function statusKiB(pid: number, field: string): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
-  if (!match) throw new Error(`no VmRSS for pid ${pid}`);
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(status);
+  if (!match) throw new Error(`no ${field} for pid ${pid}`);
   return Number(match[1]);
 }
 

@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { Harness, PLUGIN_NAME, type PodSpec } from "../harness/harness.ts";
 import { sampleConf } from "../support/sample-pod.ts";
 import type { RecordingSnapshotter } from "../support/snapshotter.ts";
-import { median } from "./stats.ts";
+import { median, percentile } from "./stats.ts";
 
 const ROOT = join(import.meta.dir, "../..");
 
@@ -182,6 +182,74 @@ export async function eventProfile(input: EventProfileInput, readable: ReadableB
     input.snapshotter.requests.splice(0);
   }
   return readProfile(profDir, readable);
+}
+
+export interface TailRun {
+  label: string;
+  p50Us: number;
+  p99Us: number;
+  /** Calls over 1 ms, of `calls`. */
+  slow: number;
+  calls: number;
+  /** Garbage collections during the measured calls, and the longest pause among them. */
+  collections: number;
+  maxPauseMs: number;
+}
+
+/** JSC settings the tail probe compares, passed to our plugin as environment variables. */
+export const TAIL_VARIANTS = [
+  { label: "as built", env: {} },
+  { label: "optimizing JIT off (BUN_JSC_useDFGJIT=0)", env: { BUN_JSC_useDFGJIT: "0" } },
+];
+
+/**
+ * Where slow pod starts come from: our plugin (as shipped) serves spaced pod
+ * starts without the annotation while JSC logs every garbage collection; the
+ * same with the optimizing JIT off. Each variant runs `repeats` times,
+ * alternating.
+ */
+export async function tailProbe(input: Omit<EventProfileInput, "events">, binary: string,
+  calls: number, repeats: number): Promise<TailRun[]> {
+  const runs: TailRun[] = [];
+  for (let r = 0; r < repeats; r++) {
+    for (const [i, variant] of TAIL_VARIANTS.entries()) {
+      const dir = join(input.dir, `tail-${r}-${i}`);
+      mkdirSync(dir, { recursive: true });
+      const gcLog = join(dir, "gc.log");
+      writeFileSync(gcLog, "");
+      const env = Object.entries({ ...variant.env, BUN_JSC_logGC: "1" })
+        .map(([k, v]) => `${k}=${v}`).join(" ");
+      const script = join(dir, "plugin.sh");
+      writeFileSync(script, `#!/bin/sh\n${env} exec '${binary}' "$@" 2>>'${gcLog}'\n`);
+      chmodSync(script, 0o755);
+      const harness = await Harness.spawn({ version: input.version, binary: input.harnessBinary });
+      try {
+        harness.installPlugin(script, await sampleConf(input.snapshotter.socket,
+          `log_file = "${join(dir, "plugin.log")}"\n`), PLUGIN_NAME);
+        const started = await harness.start();
+        const ready = await harness.waitPlugins(1);
+        if (!started.ok || !ready.ok) throw new Error(started.error ?? ready.error);
+        for (let k = 0; k < input.warmup; k++) {
+          await harness.runPod({ ...input.pod, id: `${input.pod.id}-w${k}` });
+        }
+        const skip = readFileSync(gcLog, "utf8").length;
+        const us: number[] = [];
+        for (let k = 0; k < calls; k++) {
+          us.push((await harness.runPod({ ...input.pod, id: `${input.pod.id}-m${k}` })).us);
+        }
+        const log = readFileSync(gcLog, "utf8").slice(skip);
+        const pauses = [...log.matchAll(/ p=([\d.]+)ms \(max/g)].map((m) => Number(m[1]));
+        runs.push({ label: variant.label, p50Us: percentile(us, 50), p99Us: percentile(us, 99),
+          slow: us.filter((u) => u > 1000).length, calls,
+          collections: (log.match(/: START /g) ?? []).length,
+          maxPauseMs: pauses.length ? Math.max(...pauses) : 0 });
+      } finally {
+        await harness.close();
+        input.snapshotter.requests.splice(0);
+      }
+    }
+  }
+  return runs;
 }
 
 function readProfile(profDir: string, readable: ReadableBuild): CpuProfile | undefined {

@@ -13,7 +13,7 @@ export interface Summary {
   cpuMsPer1000: number;
   plainEventsPerSecond: number;
   plainCpuMsPer1000: number;
-  rssIdleMiB: number; rssAfterMiB: number;
+  rssIdleMiB: number; rssIdleAnonMiB: number; rssIdleFileMiB: number; rssAfterMiB: number;
   fdsIdle: number; fdsWarm: number; fdsAfter: number;
   errors: number;
 }
@@ -29,7 +29,10 @@ export function summarize(trials: TrialResult[]): Summary {
     cpuMsPer1000: m((t) => t.cpuMsPer1000),
     plainEventsPerSecond: m((t) => t.plainEventsPerSecond),
     plainCpuMsPer1000: m((t) => t.plainCpuMsPer1000),
-    rssIdleMiB: m((t) => t.rssIdleKiB / 1024), rssAfterMiB: m((t) => t.rssAfterKiB / 1024),
+    rssIdleMiB: m((t) => t.rssIdleKiB / 1024),
+    rssIdleAnonMiB: m((t) => t.rssIdleAnonKiB / 1024),
+    rssIdleFileMiB: m((t) => t.rssIdleFileKiB / 1024),
+    rssAfterMiB: m((t) => t.rssAfterKiB / 1024),
     fdsIdle: m((t) => t.fdsIdle), fdsWarm: m((t) => t.fdsWarm), fdsAfter: m((t) => t.fdsAfter),
     errors: trials.reduce((n, t) => n + t.errors.length, 0),
   };
@@ -110,6 +113,9 @@ function rows(burst: number, plainBurst: number): Row[] {
     { label: "CPU time per 1,000 of these events (ms)", pick: (s) => s.plainCpuMsPer1000,
       show: fmt.ms },
     { label: "RSS idle after start (MiB)", pick: (s) => s.rssIdleMiB, show: fmt.mib },
+    { label: "… of it anonymous memory (MiB)", pick: (s) => s.rssIdleAnonMiB, show: fmt.mib },
+    { label: "… of it file pages: executable, libraries (MiB)", pick: (s) => s.rssIdleFileMiB,
+      show: fmt.mib },
     { label: `RSS after ${b} more events (MiB)`, pick: (s) => s.rssAfterMiB, show: fmt.mib },
     { label: "open fds idle after start", pick: (s) => s.fdsIdle, show: fmt.n },
     { label: "open fds before the burst", pick: (s) => s.fdsWarm, show: fmt.n },

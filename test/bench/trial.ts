@@ -5,7 +5,7 @@
  */
 import { Harness, type LogEntry, type PodSpec } from "../harness/harness.ts";
 import { median, percentile } from "./stats.ts";
-import { cpuMs, fdCount, rssKiB, waitOwnFds } from "./proc.ts";
+import { cpuMs, fdCount, rssKiB, statusKiB, waitOwnFds } from "./proc.ts";
 import type { RecordingSnapshotter } from "../support/snapshotter.ts";
 
 /** How a plugin is put in the harness's plugin folder. */
@@ -52,6 +52,9 @@ export interface TrialResult {
   plainEventsPerSecond: number;
   plainCpuMsPer1000: number;
   rssIdleKiB: number;
+  /** The idle RSS split: anonymous memory, and pages of the executable and libraries. */
+  rssIdleAnonKiB: number;
+  rssIdleFileKiB: number;
   rssAfterKiB: number;
   fdsIdle: number;
   /** After the warm-up and round trips, before the burst. */
@@ -101,6 +104,8 @@ export async function runTrial(c: Contender, version: string, round: number,
 
     await Bun.sleep(settings.idleMs);
     const rssIdle = rssKiB(pid);
+    const rssIdleAnon = statusKiB(pid, "RssAnon");
+    const rssIdleFile = statusKiB(pid, "RssFile");
     const fdsIdle = fdCount(pid);
 
     const call = async (pod: PodSpec, id: string) => {
@@ -161,7 +166,8 @@ export async function runTrial(c: Contender, version: string, round: number,
       cpuMsPer1000: ((cpuAfter - cpuBefore) * 1000) / settings.burst,
       plainEventsPerSecond: settings.plainBurst / (plainBurst.ms / 1000),
       plainCpuMsPer1000: ((cpuPlainAfter - cpuPlain) * 1000) / settings.plainBurst,
-      rssIdleKiB: rssIdle, rssAfterKiB: rssAfter,
+      rssIdleKiB: rssIdle, rssIdleAnonKiB: rssIdleAnon, rssIdleFileKiB: rssIdleFile,
+      rssAfterKiB: rssAfter,
       fdsIdle, fdsWarm, fdsAfter,
       forwarded, expectedForwards, errors,
     };
