@@ -14,9 +14,14 @@ import type { CallBudget, PluginHandler, PodInfo, RuntimeInfo } from "./handler.
 
 /** The runtime's per-call timeout when it does not say (NRI's default). */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 2000;
-/** Kept back from every deadline for our reply to travel back to the runtime. */
+/**
+ * Kept back from every deadline for our reply to reach the runtime in time.
+ * Generous on purpose: the timeout was computed when the runtime sent the
+ * request, and on a loaded node the request may wait a while before we read
+ * it, which we cannot see. Anything not done by then is retried afterwards.
+ */
 const MIN_MARGIN_MS = 250;
-const MARGIN_FRACTION = 0.25;
+const MARGIN_FRACTION = 0.5;
 
 export interface PluginServiceOptions {
   /**
