@@ -38,7 +38,7 @@ const KEYS: Record<string, [keyof ConfFile, Reader]> = {
   queue_max_requests: ["queueMaxRequests", positiveInteger],
   queue_max_bytes: ["queueMaxBytes", positiveInteger],
   allowed_namespaces: ["allowedNamespaces", stringList],
-  allowed_prefetch_prefixes: ["allowedPrefetchPrefixes", stringList],
+  allowed_prefetch_prefixes: ["allowedPrefetchPrefixes", prefixList],
   allowed_url_schemes: ["allowedUrlSchemes", schemeList],
   max_annotation_bytes: ["maxAnnotationBytes", positiveInteger],
 };
@@ -123,6 +123,16 @@ function stringList(value: unknown, key: string): string[] {
     fail(key, "a list of non-empty strings", value);
   }
   return value as string[];
+}
+
+function prefixList(value: unknown, key: string): string[] {
+  const list = stringList(value, key);
+  for (const prefix of list) {
+    if (!prefix.startsWith("/") && !/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(prefix)) {
+      fail(key, "a list of absolute paths or URL prefixes", value);
+    }
+  }
+  return list;
 }
 
 function schemeList(value: unknown, key: string): string[] {

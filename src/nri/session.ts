@@ -88,10 +88,19 @@ function registrationFailure(error: unknown, options: SessionOptions): Error {
     );
   }
   if (cause.code === Code.Unavailable) {
-    return new Error(`runtime on ${where} closed the connection during registration`);
+    const why = cause.cause instanceof Error ? `: ${cause.cause.message}` : "";
+    return new Error(`runtime on ${where} closed the connection during registration${why}`);
   }
-  return new RegistrationError(`runtime on ${where} refused registration: ${cause.rawMessage}`);
+  // The runtime's own refusals (bad name or index) arrive as Unknown or InvalidArgument;
+  // anything else (an undecodable or unexpected reply) may pass, so it is retried.
+  if (REFUSALS.has(cause.code)) {
+    return new RegistrationError(`runtime on ${where} refused registration: ${cause.rawMessage}`);
+  }
+  return new Error(`registration with the runtime on ${where} failed: ${cause.rawMessage}`);
 }
+
+const REFUSALS = new Set([Code.Unknown, Code.InvalidArgument, Code.AlreadyExists,
+  Code.PermissionDenied, Code.FailedPrecondition]);
 
 async function awaitConfigure(
   service: PluginService,

@@ -32,9 +32,10 @@ export class HttpForwarder implements Forwarder {
         method: "PUT",
         unix: this.target,
         body,
+        redirect: "manual", // a Unix-socket API has no business sending us elsewhere
         signal: AbortSignal.timeout(Math.max(timeoutMs, 1)),
       });
-      await response.arrayBuffer(); // read to the end, so the connection can be reused
+      await drainBody(response);
     } catch (error) {
       throw this.transportError(error, timeoutMs);
     }
@@ -45,6 +46,7 @@ export class HttpForwarder implements Forwarder {
       );
     }
   }
+
 
   private transportError(error: unknown, timeoutMs: number): DeliveryError {
     const { name, code } = error as { name?: string; code?: string };
@@ -60,5 +62,26 @@ export class HttpForwarder implements Forwarder {
     if (code === "ECONNREFUSED") return new DeliveryError("connection refused", true);
     const text = error instanceof Error ? error.message : String(error);
     return new DeliveryError(code ? `${code}: ${text}` : text, true);
+  }
+}
+
+/** The snapshotter answers with an empty body; more than this is not read. */
+const MAX_RESPONSE_BODY = 64 * 1024;
+
+/**
+ * Reads a small body to its end, so the connection can be reused; a larger
+ * one is abandoned instead of being held in memory.
+ */
+async function drainBody(response: Response): Promise<void> {
+  const reader = response.body?.getReader();
+  if (!reader) return;
+  for (let total = 0; ;) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    total += value.length;
+    if (total > MAX_RESPONSE_BODY) {
+      await reader.cancel();
+      return;
+    }
   }
 }

@@ -31,10 +31,26 @@ function prefetchRefusal(value: string, policy: Policy): string | undefined {
   }
   const prefixes = policy.allowedPrefetchPrefixes;
   if (prefixes.length === 0) return undefined;
-  const subject = scheme ? value : posix.normalize(value);
-  if (!scheme && subject !== value) {
-    return `prefetch path "${value}" is not in normal form (it resolves to "${subject}")`;
+  const normal = normalForm(value, scheme);
+  if (normal !== value) {
+    return `prefetch "${value}" is not in normal form (it resolves to "${normal}")`;
   }
-  if (prefixes.some((prefix) => subject.startsWith(prefix))) return undefined;
-  return `prefetch "${value}" does not start with any of allowed_prefetch_prefixes`;
+  if (prefixes.some((prefix) => underPrefix(value, prefix))) return undefined;
+  return `prefetch "${value}" is not under any of allowed_prefetch_prefixes`;
+}
+
+/** A path with "." and ".." resolved; a URL as the URL parser resolves it (%2e too). */
+function normalForm(value: string, scheme: string | undefined): string {
+  if (!scheme) return posix.normalize(value);
+  try {
+    return new URL(value).href;
+  } catch {
+    return "(not a valid URL)";
+  }
+}
+
+/** Prefixes match whole path segments: "/a/b" covers "/a/b" and "/a/b/c", not "/a/bc". */
+function underPrefix(value: string, prefix: string): boolean {
+  if (prefix.endsWith("/")) return value.startsWith(prefix);
+  return value === prefix || value.startsWith(`${prefix}/`);
 }

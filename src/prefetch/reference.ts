@@ -4,6 +4,7 @@
  *   nginx               → docker.io/library/nginx:latest
  *   user/app:1.0        → docker.io/user/app:1.0
  *   ghcr.io/o/app@sha256:… stays as it is
+ *   app:1@sha256:…      → docker.io/library/app@sha256:… (the tag is dropped)
  */
 const DEFAULT_DOMAIN = "docker.io";
 const LEGACY_DEFAULT_DOMAIN = "index.docker.io";
@@ -29,9 +30,9 @@ export function normalizeReference(reference: string): string {
   if (domain === DEFAULT_DOMAIN && !path.includes("/")) {
     name = `${domain}/${OFFICIAL_PREFIX}${path}`;
   }
-  if (tag) name += `:${tag}`;
+  // As containerd names it: a digest makes the tag redundant, and it is dropped.
   if (digest) name += `@${digest}`;
-  if (!tag && !digest) name += ":latest";
+  else name += `:${tag ?? "latest"}`;
   return name;
 }
 

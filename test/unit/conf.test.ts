@@ -81,6 +81,7 @@ describe("parseConf", () => {
     ["allowed_namespaces", '"web"'],
     ["allowed_namespaces", '["web", ""]'],
     ["allowed_prefetch_prefixes", '["/a", 1]'],
+    ["allowed_prefetch_prefixes", '["etc/nydus"]'],
     ["allowed_url_schemes", '["HTTPS"]'],
     ["allowed_url_schemes", '["https://"]'],
     ["max_annotation_bytes", "0"],

@@ -220,3 +220,42 @@ describe("HttpForwarder", () => {
     expect(reached).toBe(true);
   });
 });
+
+describe("HttpForwarder against answers it must not trust", () => {
+  test("a redirect is not followed and counts as a failed delivery", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fwd-redirect-"));
+    let elsewhere = 0;
+    const decoy = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => {
+      elsewhere++;
+      return new Response("stolen");
+    } });
+    const server = Bun.serve({ unix: join(dir, "s.sock"), fetch: () => new Response(null, {
+      status: 307, headers: { location: `http://127.0.0.1:${decoy.port}/stolen` } }) });
+    try {
+      const error = await new HttpForwarder(join(dir, "s.sock")).send(new Uint8Array([1]), 2000)
+        .catch((e) => e);
+      expect(error).toBeInstanceOf(DeliveryError);
+      expect(error.message).toContain("307");
+      expect(elsewhere).toBe(0);
+    } finally {
+      server.stop(true);
+      decoy.stop(true);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a huge response body is abandoned, not held in memory", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fwd-huge-"));
+    const chunk = new Uint8Array(1024 * 1024);
+    const server = Bun.serve({ unix: join(dir, "s.sock"), fetch: () => new Response(
+      new ReadableStream({ pull: (controller) => controller.enqueue(chunk) })) });
+    try {
+      const before = process.memoryUsage().rss;
+      await new HttpForwarder(join(dir, "s.sock")).send(new Uint8Array([1]), 5000);
+      expect(process.memoryUsage().rss - before).toBeLessThan(64 * 1024 * 1024);
+    } finally {
+      server.stop(true);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -49,14 +49,13 @@ describe("entryRefusal", () => {
   test("a path outside every allowed prefix is refused, naming the element", () => {
     const rules = policy({ allowedPrefetchPrefixes: ["/etc/nydus/prefetch/"] });
     expect(entryRefusal(entries("/etc/nydus/prefetch/a.list", "/etc/shadow"), rules))
-      .toBe('element 1: prefetch "/etc/shadow" does not start with any of ' +
-        "allowed_prefetch_prefixes");
+      .toBe('element 1: prefetch "/etc/shadow" is not under any of allowed_prefetch_prefixes');
   });
 
   test("a path that climbs out of an allowed prefix with .. is refused", () => {
     const rules = policy({ allowedPrefetchPrefixes: ["/etc/nydus/prefetch/"] });
     expect(entryRefusal(entries("/etc/nydus/prefetch/../../shadow"), rules))
-      .toBe('element 0: prefetch path "/etc/nydus/prefetch/../../shadow" is not in normal ' +
+      .toBe('element 0: prefetch "/etc/nydus/prefetch/../../shadow" is not in normal ' +
         'form (it resolves to "/etc/shadow")');
   });
 
@@ -90,7 +89,24 @@ describe("entryRefusal", () => {
   test("a file: URL is not taken for a path under an allowed path prefix", () => {
     const rules = policy({ allowedPrefetchPrefixes: ["/etc/nydus/prefetch/"] });
     expect(entryRefusal(entries("file:/etc/nydus/prefetch/a.list"), rules))
-      .toContain("does not start with any of allowed_prefetch_prefixes");
+      .toContain('prefetch "file:/etc/nydus/prefetch/a.list" is not');
+  });
+
+  test("a URL that climbs out of an allowed URL prefix is refused, %2e%2e included", () => {
+    const rules = policy({ allowedPrefetchPrefixes: ["https://files.example.com/prefetch/"] });
+    for (const value of ["https://files.example.com/prefetch/../admin/x",
+      "https://files.example.com/prefetch/%2e%2e/admin/x"]) {
+      expect(entryRefusal(entries(value), rules)).toContain("is not in normal form");
+    }
+    expect(entryRefusal(entries("https://files.example.com/prefetch/a.list"), rules))
+      .toBeUndefined();
+  });
+
+  test("a prefix without a trailing slash matches whole path segments only", () => {
+    const rules = policy({ allowedPrefetchPrefixes: ["/etc/nydus/prefetch"] });
+    expect(entryRefusal(entries("/etc/nydus/prefetch/a.list"), rules)).toBeUndefined();
+    expect(entryRefusal(entries("/etc/nydus/prefetch-evil/x"), rules))
+      .toContain("is not under any of allowed_prefetch_prefixes");
   });
 
   test("allowed_url_schemes does not restrict plain paths", () => {

@@ -43,9 +43,10 @@ describe("normalizeReference", () => {
     expect(normalizeReference(reference)).toBe(reference);
   });
 
-  test("a tag and a digest are both kept", () => {
+  test("with a tag and a digest, the tag is dropped as containerd does", () => {
     expect(normalizeReference(`nginx:1.25@${DIGEST}`))
-      .toBe(`docker.io/library/nginx:1.25@${DIGEST}`);
+      .toBe(`docker.io/library/nginx@${DIGEST}`);
+    expect(normalizeReference(`ghcr.io/o/app:1@${DIGEST}`)).toBe(`ghcr.io/o/app@${DIGEST}`);
   });
 
   test("a first component with capitals is a registry, as in Docker's grammar", () => {
