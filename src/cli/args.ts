@@ -57,7 +57,9 @@ export function parseArgs(
       continue;
     }
     const value = inline ?? argv[++i];
-    if (value === undefined) throw new UsageError(`flag --${name} needs a value`);
+    if (value === undefined || (inline === undefined && /^--?[a-z]/.test(value))) {
+      throw new UsageError(`flag --${name} needs a value`);
+    }
     parsed.values.set(name, value);
   }
   return parsed;

@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { type ConfFile, parseConf } from "../config/conf.ts";
-import { resolveSettings } from "../config/resolve.ts";
-import type { Settings } from "../config/settings.ts";
+import { readLegacyConfig } from "../config/legacy.ts";
+import { type FlagSettings, resolveSettings } from "../config/resolve.ts";
+import { LEGACY_CONFIG_PATH, type Settings } from "../config/settings.ts";
 import { errorText } from "../log/logger.ts";
 import { AnnotationError, PREFETCH_ANNOTATION, parsePrefetchList } from "../prefetch/annotation.ts";
 import { PREFETCH_PATH } from "../prefetch/forwarder.ts";
@@ -26,15 +27,19 @@ interface PodDocument {
  * plugin's own rules (and the .conf's policy), and shows what would be sent.
  * With only --conf, validates the .conf.
  */
-export function check(source: string | undefined, confPath: string | undefined): CheckResult {
+export function check(
+  source: string | undefined,
+  confPath: string | undefined,
+  flags: FlagSettings = {},
+): CheckResult {
   let conf: ConfFile = {};
   if (confPath) {
     const parsed = parseConf(readFileSync(confPath, "utf8"), confPath);
     conf = parsed.conf;
     if (!source) return confReport(confPath, parsed.unknownKeys);
   }
-  if (!source) return { code: 1, out: ["check: give a pod file (or - for stdin), or --conf FILE"] };
-  const settings = resolveSettings({}, conf, {});
+  if (!source) return { code: 1, out: ["check: give a pod file (or - for stdin)"] };
+  const settings = resolveSettings(flags, conf, readLegacyConfig(LEGACY_CONFIG_PATH));
   const name = source === "-" ? "stdin" : source;
   const text = source === "-" ? readFileSync(0, "utf8") : readFileSync(source, "utf8");
   return checkPod(name, text, settings);
@@ -46,21 +51,35 @@ function confReport(path: string, unknownKeys: string[]): CheckResult {
   return { code: 0, out };
 }
 
+/** Checks every document (YAML streams, `kind: List`) that carries the annotation. */
 function checkPod(name: string, text: string, settings: Settings): CheckResult {
-  let document: PodDocument;
+  let documents: PodDocument[];
   try {
-    const parsed = Bun.YAML.parse(text) as PodDocument | PodDocument[];
-    document = (Array.isArray(parsed) ? parsed[0] : parsed) ?? {};
+    const parsed = Bun.YAML.parse(text) as PodDocument | PodDocument[] | null;
+    documents = (Array.isArray(parsed) ? parsed : [parsed ?? {}])
+      .flatMap((doc) => (doc as { items?: PodDocument[] })?.items ?? [doc ?? {}]);
   } catch (error) {
     return fail(`${name}: not valid YAML or JSON: ${errorText(error)}`);
   }
-  const annotations = document.annotations ?? document.metadata?.annotations ??
-    document.spec?.template?.metadata?.annotations ?? {};
-  const value = annotations[PREFETCH_ANNOTATION];
-  if (value === undefined) {
+  const results = documents.flatMap((document, index) => {
+    const label = documents.length > 1 ? `${name} (document ${index + 1})` : name;
+    return checkDocument(label, document, settings) ?? [];
+  });
+  if (results.length === 0) {
     return fail(`${name}: no ${PREFETCH_ANNOTATION} annotation (looked in .annotations, ` +
       ".metadata.annotations and .spec.template.metadata.annotations)");
   }
+  return {
+    code: results.some((result) => result.code !== 0) ? 1 : 0,
+    out: results.flatMap((result) => result.out),
+  };
+}
+
+function checkDocument(name: string, document: PodDocument, settings: Settings) {
+  const annotations = document.annotations ?? document.metadata?.annotations ??
+    document.spec?.template?.metadata?.annotations ?? {};
+  const value = annotations[PREFETCH_ANNOTATION];
+  if (value === undefined) return undefined;
   if (typeof value !== "string") return fail(`${name}: ${PREFETCH_ANNOTATION} must be a string`);
   const namespace = document.metadata?.namespace ?? "default";
   const refusal = namespaceRefusal(namespace, settings.policy);

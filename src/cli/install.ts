@@ -32,13 +32,23 @@ export interface InstallOptions {
 export function install(options: InstallOptions): string[] {
   const { pluginPath, configPath, idx } = options;
   checkIdentity({ idx, name: PLUGIN_BASENAME });
+  if (options.socketAddress !== undefined && !options.socketAddress.startsWith("/")) {
+    throw new UsageError(`--socket-addr must be an absolute path, got "${options.socketAddress}"`);
+  }
   const out = neighbourWarnings(pluginPath, idx);
   const target = join(pluginPath, `${idx}-${PLUGIN_BASENAME}`);
   mkdirSync(pluginPath, { recursive: true });
+  // Copied under another name without the execute bit (containerd skips such files),
+  // then renamed: containerd never sees half a file or a second plugin.
   const staging = `${target}.new`;
-  copyFileSync(options.executable, staging); // then rename: containerd never sees half a file
-  chmodSync(staging, 0o755);
-  renameSync(staging, target);
+  try {
+    copyFileSync(options.executable, staging);
+    chmodSync(staging, 0o644);
+    renameSync(staging, target);
+  } finally {
+    rmSync(staging, { force: true });
+  }
+  chmodSync(target, 0o755);
   out.push(`installed ${target}`);
   out.push(writeConf(options));
   out.push("", ...containerdLines(pluginPath, configPath));
@@ -64,9 +74,13 @@ function writeConf(options: InstallOptions): string {
   const conf = join(options.configPath, `${options.idx}-${PLUGIN_BASENAME}.conf`);
   if (existsSync(conf) && !options.force) return `kept existing ${conf} (--force replaces it)`;
   mkdirSync(options.configPath, { recursive: true });
-  const socket = options.socketAddress ?? DEFAULT_SOCKET_ADDRESS;
-  writeFileSync(conf, "# UNIX domain socket address for connection to the nydus-snapshotter API\n" +
-    `socket_address = ${JSON.stringify(socket)}\n`);
+  // Without --socket-addr the key stays commented, so the Go plugin's
+  // /etc/nydus/prefetchConfig.toml (or the default) still decides.
+  const line = options.socketAddress
+    ? `socket_address = ${JSON.stringify(options.socketAddress)}`
+    : `# socket_address = "${DEFAULT_SOCKET_ADDRESS}"`;
+  writeFileSync(conf,
+    `# UNIX domain socket address for connection to the nydus-snapshotter API\n${line}\n`);
   return `wrote ${conf}`;
 }
 

@@ -19,6 +19,8 @@ import { runPlugin } from "./run.ts";
 export const DEFAULT_NRI_SOCKET = "/var/run/nri/nri.sock";
 /** Longer than the runtime's default 5 s, which a node may have raised. */
 const DEFAULT_WAIT = "30s";
+/** The longest delay a timer takes (2^31 - 1 ms); a longer one would fire at once. */
+const MAX_WAIT_MS = 2 ** 31 - 1;
 
 const FLAGS: Record<string, FlagSpec> = {
   name: { takesValue: true, value: "NAME", help: "plugin name to register with NRI" },
@@ -56,6 +58,7 @@ export async function main(
 ): Promise<number> {
   try {
     const args = parseArgs(argv, FLAGS, COMMANDS);
+    checkPositionals(args);
     if (args.switches.has("help")) return print(helpText());
     if (args.switches.has("version") || args.command === "version") return print(versionText());
     switch (args.command) {
@@ -72,8 +75,22 @@ export async function main(
   }
 }
 
+/** Stray words are mistakes: a mistyped command must not start the daemon. */
+function checkPositionals({ command, positionals }: ParsedArgs): void {
+  const allowed = command === "check" ? 1 : 0;
+  if (positionals.length <= allowed) return;
+  const word = positionals[allowed]!;
+  throw new UsageError(command === undefined
+    ? `unknown command "${word}" (commands: ${COMMANDS.join(", ")})`
+    : `unexpected argument "${word}" after ${command}`);
+}
+
 function checkCommand(args: ParsedArgs): number {
-  const result = check(args.positionals[0], args.values.get("conf"));
+  if (!args.positionals[0] && !args.values.has("conf")) {
+    throw new UsageError("check needs a pod file (or - for stdin), or --conf FILE");
+  }
+  const result = check(args.positionals[0], args.values.get("conf"),
+    { socketAddress: args.values.get("socket-addr") });
   process.stdout.write(`${result.out.join("\n")}\n`);
   return result.code;
 }
@@ -120,6 +137,7 @@ function duration(values: Map<string, string>, flag: string): number {
   const text = values.get(flag) ?? DEFAULT_WAIT;
   const ms = parseDuration(text);
   if (!ms) throw new UsageError(`--${flag} must be a duration such as "30s", got "${text}"`);
+  if (ms > MAX_WAIT_MS) throw new UsageError(`--${flag} must be at most 596h, got "${text}"`);
   return ms;
 }
 
@@ -148,7 +166,8 @@ function helpText(): string {
     "  prefetchfiles-nri-plugin check --conf FILE    validate a .conf",
     "  prefetchfiles-nri-plugin install [--idx NN] [--plugin-path DIR]",
     "      [--plugin-config-path DIR] [--socket-addr PATH] [--force]",
-    "  prefetchfiles-nri-plugin uninstall [--idx NN] [--plugin-path DIR] [--keep-conf]",
+    "  prefetchfiles-nri-plugin uninstall [--idx NN] [--plugin-path DIR]",
+    "      [--plugin-config-path DIR] [--keep-conf]",
     "  prefetchfiles-nri-plugin version",
     "",
     "Launched by containerd from its NRI plugin_path, it needs no flags: it reads its",

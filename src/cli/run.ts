@@ -36,7 +36,7 @@ export async function runPlugin(
     argv0: process.argv0 });
   plugin.log.info("plugin starting", { version: VERSION, mode: plugin.mode,
     plugin: `${identity.idx}-${identity.name}` });
-  stopOnSignals(plugin.log);
+  stopOnSignals(plugin);
   const options = { identity, handler: plugin.handler(), log: plugin.log,
     registerTimeoutMs: flags.registerTimeoutMs, configureTimeoutMs: flags.configureTimeoutMs,
     dedicatedPodEvents: flags.dedicatedPodEvents };
@@ -125,10 +125,11 @@ function announce(log: Logger, settings: Settings, legacy: LegacyConfig, warned:
   }
 }
 
-function stopOnSignals(log: Logger): void {
+function stopOnSignals(plugin: PluginProcess): void {
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.on(signal, () => {
-      log.info("stopping on signal", { signal });
+      plugin.log.info("stopping on signal", { signal });
+      plugin.flushLog(); // a launched plugin stopped before Configure still leaves its lines
       process.exit(0);
     });
   }

@@ -76,7 +76,7 @@ describe("check", () => {
     const { code, out } = run(["check", "--conf", conf,
       podFile('[{"image":"docker.io/library/a:1","prefetch":"/root/.ssh/id_rsa"}]')]);
     expect(code).toBe(1);
-    expect(out).toContain("does not start with any of allowed_prefetch_prefixes");
+    expect(out).toContain("is not under any of allowed_prefetch_prefixes");
   });
 
   test("check --conf alone validates a .conf and names a bad key", () => {
@@ -162,4 +162,42 @@ test("--version names the plugin, the Bun it was built with and the NRI versions
   expect(out).toContain(`built with Bun ${Bun.version}`);
   expect(out).toContain("v0.3.0");
   expect(out).toContain("v0.12.2");
+});
+
+describe("command-line mistakes", () => {
+  test("an unknown command is a usage error (2), never a started daemon", () => {
+    const { code, err } = run(["chekc", "pod.yaml"]);
+    expect(code).toBe(2);
+    expect(err).toContain('unknown command "chekc"');
+  });
+
+  test("a flag that needs a value does not swallow the next flag", () => {
+    const { code, err } = run(["--idx", "--nri-socket", "/nonexistent/nri.sock"]);
+    expect(code).toBe(2);
+    expect(err).toContain("flag --idx needs a value");
+  });
+
+  test("check reads every document of a YAML stream", () => {
+    const file = join(tempDir(), "pods.yaml");
+    writeFileSync(file, "kind: Service\nmetadata: {name: s}\n---\nkind: Pod\nmetadata:\n" +
+      '  name: p\n  annotations:\n    containerd.io/nydus-prefetch: "[1]"\n');
+    const { code, out } = run(["check", file]);
+    expect(code).toBe(1);
+    expect(out).toContain("(document 2): annotation containerd.io/nydus-prefetch");
+  });
+
+  test("check --socket-addr wins over the .conf, as it does for the plugin", () => {
+    const { out } = run(["check", "--socket-addr", "/run/other/system.sock",
+      join(fixtures, "wordpress-pod.yaml")]);
+    expect(out).toContain("to /run/other/system.sock");
+  });
+
+  test("install without --socket-addr leaves the key commented, so older settings still apply",
+    () => {
+      const root = tempDir();
+      run(["install", "--plugin-path", join(root, "p"), "--plugin-config-path", join(root, "c")]);
+      const conf = readFileSync(join(root, "c/03-prefetchfiles-nri-plugin.conf"), "utf8");
+      expect(conf).toContain('# socket_address = "/run/containerd-nydus/system.sock"');
+      expect(existsSync(join(root, "p/03-prefetchfiles-nri-plugin.new"))).toBe(false);
+    });
 });
