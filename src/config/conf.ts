@@ -60,8 +60,10 @@ export function parseConf(text: string, source: string): ParsedConf {
   try {
     table = parse(text, { integersAsBigInt: true }); // so 1.0 is told apart from 1
   } catch (error) {
-    const detail = error instanceof TomlError ? error.message.split("\n")[0] : String(error);
-    throw new ConfigError(`${source}: not valid TOML: ${detail}`);
+    if (!(error instanceof TomlError)) throw new ConfigError(`${source}: ${error}`);
+    const detail = error.message.split("\n")[0];
+    throw new ConfigError(
+      `${source}:${error.line}:${error.column}: not valid TOML: ${detail}`);
   }
   const conf: ConfFile = {};
   const unknownKeys: string[] = [];

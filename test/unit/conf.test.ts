@@ -94,9 +94,11 @@ describe("parseConf", () => {
     });
   }
 
-  test("invalid TOML is a ConfigError naming the source", () => {
+  test("invalid TOML is a ConfigError naming the source, line and column", () => {
     expect(confError('socket_address = "/unterminated\n').message)
-      .toStartWith(`${SOURCE}: not valid TOML`);
+      .toMatch(new RegExp(`^${SOURCE.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:1:\\d+: not valid TOML`));
+    expect(confError('log_level = "info"\nfail_pod_on_error = yes\n').message)
+      .toContain(`${SOURCE}:2:`);
   });
 
   test("unknown keys are returned, not fatal", () => {
