@@ -31,15 +31,17 @@ export function applyLogSettings(
   };
   const sinks: (Sink | undefined)[] = [];
   if (!prelaunched) sinks.push(find(current, (s) => s instanceof StderrSink) ?? new StderrSink());
-  if (prelaunched) {
-    const syslog = settings.syslogSocket === "" ? undefined : open(() =>
+  if (prelaunched && settings.syslogSocket !== "") {
+    sinks.push(open(() =>
       find(current, (s) => s instanceof SyslogSink && s.path === settings.syslogSocket) ??
-        new SyslogSink(settings.syslogSocket));
-    const fallback = syslog || settings.logFile ? undefined : FALLBACK_LOG_FILE;
-    sinks.push(syslog ?? (fallback && open(() => fileSink(current, fallback))));
+        new SyslogSink(settings.syslogSocket)));
   }
   if (settings.logFile) sinks.push(open(() => fileSink(current, settings.logFile!)));
   const chosen = sinks.filter((sink): sink is Sink => sink !== undefined);
+  if (prelaunched && chosen.length === 0) {
+    const fallback = open(() => fileSink(current, FALLBACK_LOG_FILE));
+    if (fallback) chosen.push(fallback); // nothing else took: never log nowhere
+  }
   log.setSinks(chosen);
   for (const problem of problems) log.warn("log destination not used", { reason: problem });
   return chosen;

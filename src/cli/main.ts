@@ -116,13 +116,19 @@ function runFlags(values: Map<string, string>) {
     idx: values.get("idx"),
     socketAddress: values.get("socket-addr"),
     confPath: values.get("conf"),
-    nriSocket: values.get("nri-socket") ?? DEFAULT_NRI_SOCKET,
+    nriSocket: nonEmpty(values, "nri-socket") ?? DEFAULT_NRI_SOCKET,
     logLevel: logLevel(values.get("log-level")),
     registerTimeoutMs: duration(values, "register-timeout"),
     configureTimeoutMs: duration(values, "configure-timeout"),
     dedicatedPodEvents: typeof PREFETCH_NRI_DEDICATED_POD_EVENTS === "undefined" ||
       PREFETCH_NRI_DEDICATED_POD_EVENTS,
   };
+}
+
+function nonEmpty(values: Map<string, string>, flag: string): string | undefined {
+  const value = values.get(flag);
+  if (value === "") throw new UsageError(`--${flag} must not be empty`);
+  return value;
 }
 
 function logLevel(value: string | undefined): Level | undefined {

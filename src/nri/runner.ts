@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import { errorText, type Logger } from "../log/logger.ts";
 import { MuxProtocolError } from "../mux/mux.ts";
 import { describeTarget, type StreamTarget } from "../socket/stream.ts";
@@ -82,6 +83,8 @@ function reportDialFailure(
 function dialProblem(error: unknown, target: StreamTarget): string {
   const code = (error as NodeJS.ErrnoException).code;
   const where = describeTarget(target);
+  const notSocket = "path" in target && pathProblem(target.path);
+  if (notSocket) return notSocket;
   if (code === "ENOENT") {
     return `NRI socket ${where} does not exist: NRI may be disabled in containerd ` +
       `([plugins."io.containerd.nri.v1.nri"] disable = true) or external plugins ` +
@@ -91,6 +94,22 @@ function dialProblem(error: unknown, target: StreamTarget): string {
   if (code === "EACCES") return `no permission to connect to NRI socket ${where}`;
   return errorText(error);
 }
+
+/** What is wrong with a socket path itself, when something is. */
+function pathProblem(path: string): string | undefined {
+  if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
+    return `NRI socket path ${path} is longer than a Unix socket path may be ` +
+      `(${MAX_SOCKET_PATH} bytes)`;
+  }
+  try {
+    if (!statSync(path).isSocket()) return `NRI socket ${path} exists but is not a socket`;
+  } catch {
+    // missing: the caller's ENOENT message says what that means
+  }
+  return undefined;
+}
+
+const MAX_SOCKET_PATH = 107;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -82,3 +82,19 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
     expect(await plugin.exited).toBe(0);
   }, 30_000);
 }
+
+test("an NRI socket path that is not a socket is named as such", async () => {
+  const file = join(tempDir("fake-runtime-"), "nri.sock");
+  await Bun.write(file, "");
+  const plugin = Bun.spawn([pluginBinary(), "--nri-socket", file, "--idx", "03",
+    "--socket-addr", "/nonexistent/system.sock"], { stdout: "ignore", stderr: "pipe" });
+  defer(() => void plugin.kill());
+  const reader = plugin.stderr.getReader();
+  let text = "";
+  while (!text.includes("cannot reach the runtime")) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    text += Buffer.from(value).toString();
+  }
+  expect(text).toContain(`NRI socket ${file} exists but is not a socket`);
+}, 30_000);
