@@ -59,6 +59,7 @@ class PluginProcess {
   private readonly legacy = readLegacyConfig(LEGACY_CONFIG_PATH);
   private sinks: Sink[] = [];
   private warned = false;
+  private announced = ""; // the settings last logged, so a reconnect does not repeat them
 
   constructor(private readonly flags: RunFlags, readonly prelaunched: boolean) {
     this.log = Logger.create(prelaunched ? [this.pending] : [new StderrSink()]);
@@ -89,7 +90,9 @@ class PluginProcess {
     const settings = resolveSettings(this.flags, conf, this.legacy);
     this.sinks = applyLogSettings(this.log, settings, this.prelaunched, this.sinks);
     this.pending.flushTo(this.sinks);
-    announce(this.log, settings, this.legacy, this.warned);
+    const text = JSON.stringify(settings);
+    if (text !== this.announced) announce(this.log, settings, this.legacy, this.warned);
+    this.announced = text;
     this.warned = true;
     return settings;
   }

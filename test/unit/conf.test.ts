@@ -119,6 +119,8 @@ describe("parseDuration", () => {
     ["1h2m3s4ms", 3_723_004],
     ["0s", 0],
     [" 10s ", 10_000],
+    ["1.5s", 1500],
+    ["0.25m", 15_000],
   ];
   for (const [text, ms] of good) {
     test(`${JSON.stringify(text)} is ${ms} ms`, () => {
@@ -126,7 +128,7 @@ describe("parseDuration", () => {
     });
   }
 
-  for (const text of ["", "10", "1.5s", "-1s", "10S", "10 s", "s", "10sx", "1d"]) {
+  for (const text of ["", "10", "1.s", ".5s", "-1s", "10S", "10 s", "s", "10sx", "1d"]) {
     test(`${JSON.stringify(text)} is not a duration`, () => {
       expect(parseDuration(text)).toBeUndefined();
     });
