@@ -10,7 +10,7 @@ import { parseConf } from "../../src/config/conf.ts";
 import { readElf } from "./elf.ts";
 import { arm64Sysroot, avx2Probe, NO_AVX2_CPU, qemu, sysrootPackages } from "./emulators.ts";
 import { embeddedPackages } from "./licenses.ts";
-import { launchUnder } from "./prelaunch-under.ts";
+import { launchOnSocketpair } from "../support/prelaunch.ts";
 import { releaseStem, ROOT } from "./release.ts";
 import { bunVersion, cacheDir, TARGETS } from "./runtimes.ts";
 import { CONF, EXECUTABLE, INSTALL } from "./texts.ts";
@@ -221,7 +221,7 @@ async function registerOnce(prefix: string[], executable: string) {
     // Only files of this test: no syslog, a snapshotter socket nobody listens on.
     const config = `socket_address = "${join(dir, "system.sock")}"\nlog_file = "${logFile}"\nsyslog_socket = ""\n`;
     const started = performance.now();
-    const { plugin, socket, connection } = await launchUnder(prefix, executable, config);
+    const { plugin, socket, connection } = await launchOnSocketpair(config, executable, prefix);
     stop = () => plugin.kill();
     const registered = await Promise.race([connection.registered.promise,
       Bun.sleep(90_000).then(() => { throw new Error("no RegisterPlugin within 90 s"); })]);
@@ -234,7 +234,7 @@ async function registerOnce(prefix: string[], executable: string) {
     await connection.plugin.synchronize({ more: false }, { timeoutMs: 30_000 });
     socket.end();
     const code = await plugin.exited;
-    const stderr = await new Response(plugin.stderr as ReadableStream).text();
+    const stderr = await new Response(plugin.stderr).text();
     expect(stderr).toBe("");
     expect(code).toBe(0);
     const log = readFileSync(logFile, "utf8");

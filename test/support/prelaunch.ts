@@ -7,12 +7,17 @@ import { closeFd, socketpair } from "./socketpair.ts";
  * Launches the compiled plugin the way a runtime does (socketpair on fd 3,
  * exactly the three NRI_PLUGIN_* variables, no arguments, cwd /) with a fake
  * runtime on the other end that registers it and sends `config` (with syslog
- * off unless `config` names a syslog socket).
+ * off unless `config` names a syslog socket). `prefix` runs it through another
+ * command, such as an emulator; stderr is a pipe, so a test can read it.
  */
-export async function launchOnSocketpair(config: string, binary = pluginBinary()) {
+export async function launchOnSocketpair(
+  config: string,
+  binary = pluginBinary(),
+  prefix: string[] = [],
+) {
   const [runtimeEnd, pluginEnd] = socketpair();
-  const plugin: Subprocess = Bun.spawn([binary], {
-    stdio: ["ignore", "ignore", "ignore", pluginEnd],
+  const plugin: Subprocess<"ignore", "ignore", "pipe"> = Bun.spawn([...prefix, binary], {
+    stdio: ["ignore", "ignore", "pipe", pluginEnd],
     env: { NRI_PLUGIN_NAME: "prefetchfiles-nri-plugin", NRI_PLUGIN_IDX: "03",
       NRI_PLUGIN_SOCKET: "3" },
     cwd: "/",
