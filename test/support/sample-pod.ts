@@ -4,6 +4,18 @@ import type { PodSpec } from "../harness/harness.ts";
 /** The annotation key the plugin reads. */
 export const PREFETCH_KEY = "containerd.io/nydus-prefetch";
 
+/**
+ * The sample pod's annotation value written out byte for byte: the YAML `|`
+ * block, indented, with the trailing space after the image line and the final
+ * newline (test/unit/annotation.test.ts checks it against the fixture).
+ */
+export const SAMPLE_VALUE = "[\n" +
+  "    {\n" +
+  '        "image": "ghcr.io/dragonflyoss/image-service/wordpress:nydus-nightly-v6", \n' +
+  '        "prefetch": "http://example.com/api/v1/resource/wordpress"\n' +
+  "    }\n" +
+  "]\n";
+
 interface CrictlPod {
   metadata: { name: string; namespace: string; uid: string };
   annotations: Record<string, string>;

@@ -1,13 +1,6 @@
 import { describe, expect, test } from "bun:test";
+import { PREFETCH_KEY, SAMPLE_VALUE, samplePod } from "../support/sample-pod.ts";
 import { AnnotationError, parsePrefetchList } from "../../src/prefetch/annotation.ts";
-
-/** The documentation's crictl pod annotation: a YAML `|` block, indented, newline-terminated. */
-const SAMPLE_VALUE = "[\n" +
-  "    {\n" +
-  '        "image": "ghcr.io/dragonflyoss/image-service/wordpress:nydus-nightly-v6", \n' +
-  '        "prefetch": "http://example.com/api/v1/resource/wordpress"\n' +
-  "    }\n" +
-  "]\n";
 
 function parseError(value: string): AnnotationError {
   try {
@@ -18,6 +11,10 @@ function parseError(value: string): AnnotationError {
   }
   throw new Error(`${JSON.stringify(value)} was accepted`);
 }
+
+test("SAMPLE_VALUE is the fixture pod's annotation as its YAML block yields it", async () => {
+  expect((await samplePod()).annotations![PREFETCH_KEY]).toBe(SAMPLE_VALUE);
+});
 
 describe("parsePrefetchList", () => {
   test("parses the documentation's multi-line sample value", () => {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { type Level, Logger, type Sink } from "../../src/log/logger.ts";
+import { CapturingSink } from "../support/capturing-sink.ts";
+import { Logger } from "../../src/log/logger.ts";
 import {
   type DeliveryRequest,
   DeliveryQueue,
@@ -9,18 +10,6 @@ import { DeliveryError, type Forwarder } from "../../src/prefetch/forwarder.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-class CapturingSink implements Sink {
-  readonly lines: string[] = [];
-
-  write(line: string, _level: Level): void {
-    this.lines.push(line);
-  }
-
-  find(msg: string): string | undefined {
-    return this.lines.find((line) => line.includes(`msg=${JSON.stringify(msg)}`));
-  }
-}
 
 /** What the fake does with one call: resolve (delivered) or reject. */
 type Behaviour = (body: string, call: number) => Promise<void>;

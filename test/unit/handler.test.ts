@@ -1,9 +1,11 @@
 import { describe, expect, test } from "bun:test";
+import { SAMPLE_VALUE } from "../support/sample-pod.ts";
+import { CapturingSink } from "../support/capturing-sink.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { resolveSettings } from "../../src/config/resolve.ts";
 import type { Policy, Settings } from "../../src/config/settings.ts";
-import { type Level, Logger, type Sink } from "../../src/log/logger.ts";
+import { Logger } from "../../src/log/logger.ts";
 import type { PodInfo, RuntimeInfo } from "../../src/nri/handler.ts";
 import { PREFETCH_ANNOTATION } from "../../src/prefetch/annotation.ts";
 import { DeliveryError, type Forwarder } from "../../src/prefetch/forwarder.ts";
@@ -12,27 +14,7 @@ import { PrefetchHandler } from "../../src/prefetch/handler.ts";
 /** Nothing listens here; the fake forwarder only uses it as a name. */
 const SOCKET = join(tmpdir(), "prefetch-handler-test", "system.sock");
 
-/** The annotation value of the documentation's crictl pod, byte for byte. */
-const SAMPLE_VALUE = "[\n" +
-  "    {\n" +
-  '        "image": "ghcr.io/dragonflyoss/image-service/wordpress:nydus-nightly-v6", \n' +
-  '        "prefetch": "http://example.com/api/v1/resource/wordpress"\n' +
-  "    }\n" +
-  "]\n";
-
 const RUNTIME: RuntimeInfo = { name: "containerd", version: "2.1.0", nriVersion: "v0.12.2" };
-
-class CapturingSink implements Sink {
-  readonly lines: string[] = [];
-
-  write(line: string, _level: Level): void {
-    this.lines.push(line);
-  }
-
-  find(msg: string): string | undefined {
-    return this.lines.find((line) => line.includes(`msg=${JSON.stringify(msg)}`));
-  }
-}
 
 /** Records what reaches the snapshotter; `outcome` decides each send. */
 class FakeForwarder implements Forwarder {
