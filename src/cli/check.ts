@@ -4,7 +4,11 @@ import { readLegacyConfig } from "../config/legacy.ts";
 import { type FlagSettings, resolveSettings } from "../config/resolve.ts";
 import { LEGACY_CONFIG_PATH, type Settings } from "../config/settings.ts";
 import { errorText } from "../log/logger.ts";
-import { AnnotationError, PREFETCH_ANNOTATION, parsePrefetchList } from "../prefetch/annotation.ts";
+import {
+  AnnotationError,
+  PREFETCH_ANNOTATION,
+  type PrefetchEntry,
+} from "../prefetch/annotation.ts";
 import { PREFETCH_PATH } from "../prefetch/forwarder.ts";
 import { namespaceRefusal } from "../prefetch/policy.ts";
 import { prepareRequest } from "../prefetch/request.ts";
@@ -101,15 +105,15 @@ function explain(name: string, value: string, settings: Settings): CheckResult {
     `${name}: ok; would send PUT ${PREFETCH_PATH} to ${settings.socketAddress} ` +
       `(${prepared.body.length} bytes):`,
     new TextDecoder().decode(prepared.body),
-    ...warnings(value, settings),
+    ...warnings(prepared.entries, settings),
   ];
   return { code: 0, out };
 }
 
 /** Where the value will not do what its author hopes, though it is valid. */
-function warnings(value: string, settings: Settings): string[] {
+function warnings(entries: PrefetchEntry[], settings: Settings): string[] {
   const out: string[] = [];
-  for (const [index, entry] of parsePrefetchList(value).entries()) {
+  for (const [index, entry] of entries.entries()) {
     const qualified = normalizeReference(entry.image);
     if (qualified !== entry.image) {
       out.push(settings.normalizeImageReferences

@@ -30,10 +30,10 @@ export function applyLogSettings(
     }
   };
   const sinks: (Sink | undefined)[] = [];
-  if (!prelaunched) sinks.push(find(current, (s) => s instanceof StderrSink) ?? new StderrSink());
+  if (!prelaunched) sinks.push(current.find((s) => s instanceof StderrSink) ?? new StderrSink());
   if (prelaunched && settings.syslogSocket !== "") {
     sinks.push(open(() =>
-      find(current, (s) => s instanceof SyslogSink && s.path === settings.syslogSocket) ??
+      current.find((s) => s instanceof SyslogSink && s.path === settings.syslogSocket) ??
         new SyslogSink(settings.syslogSocket)));
   }
   if (settings.logFile) sinks.push(open(() => fileSink(current, settings.logFile!)));
@@ -48,9 +48,5 @@ export function applyLogSettings(
 }
 
 function fileSink(current: Sink[], path: string): Sink {
-  return find(current, (s) => s instanceof FileSink && s.path === path) ?? new FileSink(path);
-}
-
-function find(sinks: Sink[], match: (sink: Sink) => boolean): Sink | undefined {
-  return sinks.find(match);
+  return current.find((s) => s instanceof FileSink && s.path === path) ?? new FileSink(path);
 }

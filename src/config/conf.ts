@@ -43,8 +43,6 @@ const KEYS: Record<string, [keyof ConfFile, Reader]> = {
   max_annotation_bytes: ["maxAnnotationBytes", positiveInteger],
 };
 
-export const CONF_KEYS = Object.keys(KEYS);
-
 export interface ParsedConf {
   conf: ConfFile;
   /** Keys this version does not know: reported, not fatal. */

@@ -1,4 +1,5 @@
 import type { Level } from "../log/logger.ts";
+import { DEFAULT_SYSLOG_SOCKET } from "../log/syslog.ts";
 
 /** Where nydus-snapshotter's system controller listens unless told otherwise. */
 export const DEFAULT_SOCKET_ADDRESS = "/run/containerd-nydus/system.sock";
@@ -38,7 +39,7 @@ export interface Settings {
 export const DEFAULTS: Omit<Settings, "socketAddress" | "socketSource"> = {
   logLevel: "info",
   logFile: undefined,
-  syslogSocket: "/dev/log",
+  syslogSocket: DEFAULT_SYSLOG_SOCKET,
   failPodOnError: false,
   normalizeImageReferences: true,
   retryWindowMs: 10_000,

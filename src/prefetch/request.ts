@@ -1,6 +1,6 @@
 import type { Settings } from "../config/settings.ts";
 import { errorText } from "../log/logger.ts";
-import { AnnotationError, parsePrefetchList } from "./annotation.ts";
+import { AnnotationError, type PrefetchEntry, parsePrefetchList } from "./annotation.ts";
 import { entryRefusal } from "./policy.ts";
 import { normalizeReference } from "./reference.ts";
 
@@ -10,6 +10,8 @@ export type Prepared =
     kind: "send";
     body: Uint8Array;
     images: string[];
+    /** The list as parsed from the value (before any rewriting). */
+    entries: PrefetchEntry[];
     /** Set when image references were rewritten (the body then differs from the value). */
     rewritten?: { from: string[]; to: string[] };
   }
@@ -40,16 +42,17 @@ export function prepareRequest(
   const refusal = entryRefusal(entries, policy);
   if (refusal) return { kind: "refused", reason: refusal };
   const from = entries.map((entry) => entry.image);
-  if (!normalizeImageReferences) return { kind: "send", body, images: from };
+  if (!normalizeImageReferences) return { kind: "send", body, images: from, entries };
   const to = entries.map((entry, index) => qualified(entry.image, index));
   if (to.every((image, index) => image === from[index])) {
-    return { kind: "send", body, images: to };
+    return { kind: "send", body, images: to, entries };
   }
   const rewritten = entries.map((entry, index) => ({ ...entry.fields, image: to[index] }));
   return {
     kind: "send",
     body: encoder.encode(JSON.stringify(rewritten)),
     images: to,
+    entries,
     rewritten: { from, to },
   };
 }
