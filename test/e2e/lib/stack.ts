@@ -151,6 +151,13 @@ export class Stack {
       await this.ctr(["version"]);
       return true;
     }, 60_000);
+    // The containerd API answers before CRI does: containerd 1.7 refuses CRI calls ("server is
+    // not initialized yet") until NRI has synchronised its plugins, so wait for CRI as well.
+    await waitFor("CRI to answer", async () => {
+      this.assertAlive(this.containerd);
+      await this.pods();
+      return true;
+    }, 60_000);
   }
 
   /** Stops containerd (SIGTERM) and waits for it to exit. */
