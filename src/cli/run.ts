@@ -22,6 +22,9 @@ export interface RunFlags extends FlagSettings {
   dedicatedPodEvents: boolean;
 }
 
+/** How long queued prefetch requests may still be delivered once the plugin stops. */
+const STOP_GRACE_MS = 2000;
+
 /**
  * The plugin's main job. Pre-launched when the runtime passed a socket in
  * NRI_PLUGIN_SOCKET, otherwise started by hand and dialling the runtime.
@@ -36,13 +39,15 @@ export async function runPlugin(
     argv0: process.argv0 });
   plugin.log.info("plugin starting", { version: VERSION, mode: plugin.mode,
     plugin: `${identity.idx}-${identity.name}` });
-  stopOnSignals(plugin);
-  const options = { identity, handler: plugin.handler(), log: plugin.log,
+  const handler = plugin.handler();
+  stopOnSignals(plugin, handler);
+  const options = { identity, handler, log: plugin.log,
     registerTimeoutMs: flags.registerTimeoutMs, configureTimeoutMs: flags.configureTimeoutMs,
     dedicatedPodEvents: flags.dedicatedPodEvents };
   const code = plugin.prelaunched
     ? await runPrelaunched(Number(fd), options)
     : await runExternal({ ...options, socketPath: flags.nriSocket });
+  await handler.stop(STOP_GRACE_MS);
   plugin.flushLog();
   return code;
 }
@@ -128,10 +133,15 @@ function announce(log: Logger, settings: Settings, legacy: LegacyConfig, warned:
   }
 }
 
-function stopOnSignals(plugin: PluginProcess): void {
+/** The first signal stops after the grace for queued requests; a second one at once. */
+function stopOnSignals(plugin: PluginProcess, handler: PrefetchHandler): void {
+  let stopping = false;
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    process.on(signal, () => {
+    process.on(signal, async () => {
+      if (stopping) process.exit(0);
+      stopping = true;
       plugin.log.info("stopping on signal", { signal });
+      await handler.stop(STOP_GRACE_MS);
       plugin.flushLog(); // a launched plugin stopped before Configure still leaves its lines
       process.exit(0);
     });

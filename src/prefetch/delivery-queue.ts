@@ -53,6 +53,9 @@ export class DeliveryQueue {
   private bytes = 0;
   private inFlight: Item | undefined;
   private running = false;
+  private closed = false;
+  /** Called when the worker finds the queue empty. */
+  private idleWaiters: (() => void)[] = [];
 
   constructor(
     private readonly forwarder: Forwarder,
@@ -71,6 +74,7 @@ export class DeliveryQueue {
    * and the runtime will ask again) instead of being retried.
    */
   submit(request: DeliveryRequest, budgetMs: number, withdraw = false): Promise<Delivery> {
+    if (this.closed) return Promise.resolve({ state: "failed", error: "plugin stopping" });
     if (request.body.length > this.options.maxBytes) {
       return Promise.resolve({ state: "failed", error: "request is larger than queue_max_bytes" });
     }
@@ -134,7 +138,34 @@ export class DeliveryQueue {
       }
     } finally {
       this.running = false;
+      for (const wake of this.idleWaiters.splice(0)) wake();
     }
+  }
+
+  /**
+   * Stops taking requests, gives those queued up to `graceMs` to be delivered,
+   * then drops the rest with one error log each, so the operator knows which
+   * pods lost their prefetch list. Resolves to the number dropped.
+   */
+  async close(graceMs: number): Promise<number> {
+    this.closed = true;
+    if (this.items.length > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const idle = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+      const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+      await Promise.race([idle, grace]);
+      clearTimeout(timer);
+    }
+    const left = this.items.splice(0);
+    this.bytes = 0;
+    for (const item of left) {
+      item.withdrawn = true;
+      const error = item === this.inFlight
+        ? "an attempt was still in flight; it may yet arrive"
+        : (item.lastError ?? "not sent yet");
+      this.finish(item, { state: "failed", error }, "plugin stopping");
+    }
+    return left.length;
   }
 
   private expire(item: Item): void {

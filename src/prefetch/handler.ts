@@ -24,6 +24,8 @@ type Prepared = Extract<ReturnType<typeof prepareRequest>, { kind: "send" }>;
 export class PrefetchHandler implements PluginHandler {
   private settings: Settings;
   private queue: DeliveryQueue;
+  /** Queues left behind by a change of socket, still retrying their requests. */
+  private retired: DeliveryQueue[] = [];
 
   constructor(initial: Settings, private readonly options: PrefetchHandlerOptions) {
     this.settings = initial;
@@ -34,7 +36,20 @@ export class PrefetchHandler implements PluginHandler {
     const settings = this.options.settingsFor(configText, runtime);
     const socketChanged = settings.socketAddress !== this.settings.socketAddress;
     this.settings = settings;
-    if (socketChanged || this.queue.size === 0) this.queue = this.newQueue(settings);
+    if (socketChanged || this.queue.size === 0) {
+      this.retired = [...this.retired, this.queue].filter((queue) => queue.size > 0);
+      this.queue = this.newQueue(settings);
+    }
+  }
+
+  /**
+   * The process is stopping: queued requests get up to `graceMs` to be
+   * delivered, and each one still undelivered after that is logged as dropped.
+   */
+  async stop(graceMs: number): Promise<void> {
+    const queues = [this.queue, ...this.retired];
+    this.retired = [];
+    await Promise.all(queues.map((queue) => queue.close(graceMs)));
   }
 
   async runPodSandbox(pod: PodInfo, budget: CallBudget): Promise<void> {

@@ -102,3 +102,53 @@ for (const version of ["v0.3.0", "v0.12.2"]) {
     expect(status.log.failures).toEqual([]);
   }, 120_000);
 }
+
+describe("stopping with a request still queued (SIGTERM, external)", () => {
+  /** A plugin started by hand whose snapshotter is down, with one pod's request queued. */
+  async function queuedRequest() {
+    const { snapshotter, harness, confFile } = await setup("v0.12.2");
+    await Bun.write(confFile, await sampleConf(snapshotter.socket, 'retry_window = "60s"\n'));
+    await harness.start();
+    const external = startExternal(harness.socket, confFile);
+    expect(await harness.waitPlugins(1)).toMatchObject({ ok: true });
+    await snapshotter.stopListening();
+    expect(await harness.runPod(await samplePod())).toMatchObject({ ok: true });
+    return { snapshotter, ...external };
+  }
+
+  test("the request is still delivered within the stop grace", async () => {
+    const { snapshotter, plugin, output } = await queuedRequest();
+    plugin.kill("SIGTERM");
+    await Bun.sleep(300);
+    expect(plugin.exitCode).toBeNull(); // waiting for the snapshotter, not gone yet
+    snapshotter.listen();
+    expect(await snapshotter.waitForRequests(1, 5000)).toHaveLength(1);
+    expect(await plugin.exited).toBe(0);
+    expect(output.text).toContain('msg="prefetch list forwarded after retry"');
+    expect(output.text).not.toContain("prefetch request dropped");
+  }, 30_000);
+
+  test("a request still queued after the grace is logged as dropped, then the plugin exits",
+    async () => {
+      const { plugin, output } = await queuedRequest();
+      const stoppedAt = Date.now();
+      plugin.kill("SIGTERM");
+      expect(await plugin.exited).toBe(0);
+      expect(Date.now() - stoppedAt).toBeGreaterThan(1500); // it gave the request its grace
+      const line = output.text.split("\n").find((l) => l.includes("prefetch request dropped"));
+      expect(line).toContain("level=error");
+      expect(line).toContain("pod=default/wordpress-sandbox");
+      expect(line).toContain('reason="plugin stopping"');
+      expect(line).toContain("socket does not exist");
+    }, 30_000);
+
+  test("a second signal stops it at once", async () => {
+    const { plugin } = await queuedRequest();
+    const stoppedAt = Date.now();
+    plugin.kill("SIGTERM");
+    await Bun.sleep(100);
+    plugin.kill("SIGTERM");
+    expect(await plugin.exited).toBe(0);
+    expect(Date.now() - stoppedAt).toBeLessThan(1500);
+  }, 30_000);
+});

@@ -262,3 +262,53 @@ describe("DeliveryQueue", () => {
     expect(forwarder.delivered).toEqual(["A", "B", "C"]);
   });
 });
+
+describe("DeliveryQueue.close", () => {
+  test("an empty queue closes at once and drops nothing", async () => {
+    const { queue, sink } = setup(new FakeForwarder());
+    const started = Date.now();
+    expect(await queue.close(5000)).toBe(0);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(sink.find("prefetch request dropped")).toBeUndefined();
+  });
+
+  test("a delivery that completes within the grace is not dropped", async () => {
+    const slow = gate();
+    const forwarder = new FakeForwarder(() => slow.promise);
+    const { queue, sink } = setup(forwarder);
+    expect((await queue.submit(request("A"), 10)).state).toBe("pending");
+    const closing = queue.close(5000);
+    setTimeout(() => slow.open(), 30);
+    expect(await closing).toBe(0);
+    expect(forwarder.delivered).toEqual(["A"]);
+    expect(sink.find("prefetch list forwarded after retry")).toContain("pod=default/web");
+    expect(sink.find("prefetch request dropped")).toBeUndefined();
+  });
+
+  test("requests still failing when the grace ends are dropped, one error line each", async () => {
+    const forwarder = new FakeForwarder(() => retryable());
+    const { queue, sink } = setup(forwarder, { retryWindowMs: 60_000 });
+    expect((await queue.submit(request("A", "shop/cart"), 10)).state).toBe("pending");
+    expect((await queue.submit(request("B", "shop/till"), 10)).state).toBe("pending");
+    expect(await queue.close(50)).toBe(2);
+    expect(queue.size).toBe(0);
+    const dropped = sink.lines.filter((line) => line.includes("prefetch request dropped"));
+    expect(dropped).toHaveLength(2);
+    expect(dropped[0]).toContain("level=error");
+    expect(dropped[0]).toContain("pod=shop/cart");
+    expect(dropped[0]).toContain('reason="plugin stopping"');
+    expect(dropped[1]).toContain("pod=shop/till");
+    const calls = forwarder.calls.length;
+    await Bun.sleep(60);
+    expect(forwarder.calls.length).toBe(calls); // nothing retried after close
+  });
+
+  test("a request submitted after close fails at once and is never sent", async () => {
+    const forwarder = new FakeForwarder();
+    const { queue } = setup(forwarder);
+    await queue.close(100);
+    expect(await queue.submit(request("A"), 1000))
+      .toEqual({ state: "failed", error: "plugin stopping" });
+    expect(forwarder.calls).toEqual([]);
+  });
+});
