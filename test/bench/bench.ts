@@ -420,7 +420,7 @@ function renderResults(r: RenderInput): string {
   return out.join("\n");
 }
 
-/** Functions of connect's per-call handler context and its clean-up. */
+/** Functions a per-call handler context (connect's, or ours) and its clean-up run. */
 const CONTEXT_FUNCTIONS = new Set(["createHandlerContext", "createDeadlineSignal",
   "createLinkedAbortController", "abort", "AbortController", "addEventListener",
   "removeEventListener", "Headers", "onAbort", "setTimeout", "clearTimeout"]);
@@ -488,18 +488,14 @@ function findings(r: RenderInput): string[] {
       const ctx = share(p, (fn) => CONTEXT_FUNCTIONS.has(fn));
       out.push(`Pod starts ${label} (${p.durationMs.toFixed(0)} ms profiled, ${p.samples} ` +
         "samples):", "", profileTable(p), "",
-        `connect's per-call handler context (${[...CONTEXT_FUNCTIONS].map((n) => `\`${n}\``)
+        `Per-call context work (${[...CONTEXT_FUNCTIONS].map((n) => `\`${n}\``)
           .join(", ")}) takes ${ctx.toFixed(1)}% of the profiled time here.`, "");
     }
-    out.push("src/ttrpc/server.ts `TtrpcServer.invoke` calls connect's `createHandlerContext` " +
-      "for every request: it makes an AbortController linked to the connection's signal, a " +
-      "deadline signal with its own timer, and three Headers objects, and the `finally` calls " +
-      "`context.abort()`, which dispatches an abort event and builds an AbortError " +
-      "DOMException, for a call that has already finished. The plugin's handlers use only " +
-      "`context.timeoutMs()` (for the budget in src/nri/plugin-service.ts) and " +
-      "`context.signal`, which nothing downstream reads. A plain object with those two " +
-      "members (the remaining time from `timeout_nano` and the connection's signal) and no " +
-      "abort would remove that work from every pod start.", "");
+    out.push("src/ttrpc/server.ts gives each call a light context of its own instead of " +
+      "connect's `createHandlerContext` (which makes an AbortController linked to the " +
+      "connection's signal, a deadline timer and three Headers objects per call, and aborts " +
+      "them when the call ends): the remaining time from `timeout_nano`, the connection's " +
+      "signal, and two empty Headers. What is left of that work is the share above.", "");
   }
   if (r.tail) out.push(...tailFindings(r, r.tail));
   return out;
