@@ -1,11 +1,12 @@
 import {
   chmodSync,
   copyFileSync,
-  existsSync,
+  lstatSync,
   mkdirSync,
   readdirSync,
   renameSync,
   rmSync,
+  type Stats,
   statSync,
   writeFileSync,
 } from "node:fs";
@@ -13,6 +14,7 @@ import { join } from "node:path";
 import { DEFAULT_SOCKET_ADDRESS } from "../config/settings.ts";
 import { checkIdentity, splitIndexedName } from "../nri/identity.ts";
 import { UsageError } from "./args.ts";
+import { CommandError, fileProblem } from "./failure.ts";
 
 export const PLUGIN_BASENAME = "prefetchfiles-nri-plugin";
 export const DEFAULT_PLUGIN_PATH = "/opt/nri/plugins";
@@ -28,19 +30,33 @@ export interface InstallOptions {
   executable: string;
 }
 
-/** Copies the executable and writes its .conf; returns the lines to print. */
+/**
+ * Writes the .conf and copies the executable; returns the lines to print.
+ * Every path is looked at before anything is written, so a refusal leaves the
+ * node as it was; the .conf goes first, since without its executable it does nothing.
+ */
 export function install(options: InstallOptions): string[] {
   const { pluginPath, configPath, idx } = options;
   checkIdentity({ idx, name: PLUGIN_BASENAME });
   if (options.socketAddress !== undefined && !options.socketAddress.startsWith("/")) {
     throw new UsageError(`--socket-addr must be an absolute path, got "${options.socketAddress}"`);
   }
-  const out = neighbourWarnings(pluginPath, idx);
   const target = join(pluginPath, `${idx}-${PLUGIN_BASENAME}`);
-  mkdirSync(pluginPath, { recursive: true });
   // Copied under another name without the execute bit (containerd skips such files),
   // then renamed: containerd never sees half a file or a second plugin.
   const staging = `${target}.new`;
+  const conf = confFile(options);
+  expect("install", pluginPath, "folder", "--plugin-path");
+  expect("install", configPath, "folder", "--plugin-config-path");
+  expect("install", target, "file", "--plugin-path or --idx");
+  expect("install", staging, "file", "--plugin-path or --idx");
+  const confKind = expect("install", conf, "file", "--plugin-config-path or --idx");
+  const out = neighbourWarnings(pluginPath, idx);
+  mkdirSync(pluginPath, { recursive: true });
+  const confLine = confKind === "file" && !options.force
+    ? `kept existing ${conf} (--force replaces it)`
+    : writeConf(conf, options);
+  rmSync(staging, { force: true }); // a leftover, or a link copyFileSync would write through
   try {
     copyFileSync(options.executable, staging);
     chmodSync(staging, 0o644);
@@ -49,8 +65,7 @@ export function install(options: InstallOptions): string[] {
     rmSync(staging, { force: true });
   }
   chmodSync(target, 0o755);
-  out.push(`installed ${target}`);
-  out.push(writeConf(options));
+  out.push(`installed ${target}`, confLine);
   out.push("", ...containerdLines(pluginPath, configPath));
   return out;
 }
@@ -63,16 +78,65 @@ export function uninstall(options: Omit<InstallOptions, "executable" | "socketAd
   const name = `${options.idx}-${PLUGIN_BASENAME}`;
   const paths = [join(options.pluginPath, name)];
   if (!options.keepConf) paths.push(join(options.configPath, `${name}.conf`));
-  return paths.map((path) => {
-    if (!existsSync(path)) return `not present: ${path}`;
+  // A folder there was not put there by install: removing nothing beats removing half.
+  const kinds = paths.map((path) => expect("uninstall", path, "file", "--plugin-path, " +
+    "--plugin-config-path or --idx", true));
+  return paths.map((path, index) => {
+    if (kinds[index] === "missing") return `not present: ${path}`;
     rmSync(path);
     return `removed ${path}`;
   });
 }
 
-function writeConf(options: InstallOptions): string {
-  const conf = join(options.configPath, `${options.idx}-${PLUGIN_BASENAME}.conf`);
-  if (existsSync(conf) && !options.force) return `kept existing ${conf} (--force replaces it)`;
+type Kind = "missing" | "folder" | "file";
+
+/**
+ * What is at `path`, refusing (exit 1, naming the path) when it is not the
+ * kind wanted. A symbolic link counts as what it points to, except that
+ * uninstall (`link` true) removes a link itself, whatever it points to.
+ */
+function expect(command: string, path: string, wanted: "folder" | "file", flags: string,
+  link = false): Kind {
+  const refuse = (problem: string) => new CommandError(`cannot ${command}: ${path} ${problem}`);
+  let stat: Stats;
+  try {
+    stat = lstatSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return "missing";
+    throw refuse(`cannot be looked at: ${fileProblem(error)}`);
+  }
+  if (stat.isSymbolicLink()) {
+    if (link) return "file";
+    try {
+      stat = statSync(path);
+    } catch (error) {
+      throw refuse(`is a symbolic link that cannot be followed: ${fileProblem(error)}`);
+    }
+  }
+  const kind = stat.isDirectory() ? "folder" : stat.isFile() ? "file" : describe(stat);
+  if (kind === wanted) return kind;
+  const fix = command === "uninstall"
+    ? "; install never puts one there, so nothing was removed"
+    : `; ${wanted === "folder" ? "" : "move it away or "}choose another ${flags}`;
+  throw refuse(`is ${article(kind)}, not ${article(wanted)}${fix}`);
+}
+
+function describe(stat: Stats): string {
+  if (stat.isSocket()) return "socket";
+  if (stat.isFIFO()) return "named pipe";
+  if (stat.isCharacterDevice() || stat.isBlockDevice()) return "device";
+  return "special file";
+}
+
+function article(kind: string): string {
+  return `${kind === "file" ? "a regular" : "a"} ${kind}`;
+}
+
+function confFile(options: Pick<InstallOptions, "configPath" | "idx">): string {
+  return join(options.configPath, `${options.idx}-${PLUGIN_BASENAME}.conf`);
+}
+
+function writeConf(conf: string, options: InstallOptions): string {
   mkdirSync(options.configPath, { recursive: true });
   // Without --socket-addr the key stays commented, so the Go plugin's
   // /etc/nydus/prefetchConfig.toml (or the default) still decides.
@@ -86,11 +150,21 @@ function writeConf(options: InstallOptions): string {
 
 /** What else in the plugin directory would break containerd or double our work. */
 function neighbourWarnings(pluginPath: string, idx: string): string[] {
-  if (!existsSync(pluginPath)) return [];
+  let entries: string[];
+  try {
+    entries = readdirSync(pluginPath);
+  } catch {
+    return []; // not there yet: install creates it
+  }
   const out: string[] = [];
-  for (const entry of readdirSync(pluginPath)) {
+  for (const entry of entries) {
     const path = join(pluginPath, entry);
-    const stat = statSync(path);
+    let stat: Stats;
+    try {
+      stat = statSync(path);
+    } catch {
+      continue; // a link to nothing, or gone since the listing
+    }
     if (!stat.isFile() || (stat.mode & 0o111) === 0) continue;
     const split = splitIndexedName(entry);
     if (!split) {
