@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { type ConfFile, parseConf } from "../config/conf.ts";
 import { readLegacyConfig } from "../config/legacy.ts";
 import { type FlagSettings, resolveSettings } from "../config/resolve.ts";
@@ -13,6 +12,8 @@ import { PREFETCH_PATH } from "../prefetch/forwarder.ts";
 import { namespaceRefusal } from "../prefetch/policy.ts";
 import { prepareRequest } from "../prefetch/request.ts";
 import { normalizeReference } from "../prefetch/reference.ts";
+import { type DuplicateKey, findDuplicateKeys } from "./duplicate-keys.ts";
+import { readNamedFile } from "./failure.ts";
 
 /** What `check` prints and how it ends. */
 export interface CheckResult {
@@ -38,15 +39,14 @@ export function check(
 ): CheckResult {
   let conf: ConfFile = {};
   if (confPath) {
-    const parsed = parseConf(readFileSync(confPath, "utf8"), confPath);
+    const parsed = parseConf(readNamedFile(confPath, ".conf"), confPath);
     conf = parsed.conf;
     if (!source) return confReport(confPath, parsed.unknownKeys);
   }
   if (!source) return { code: 1, out: ["check: give a pod file (or - for stdin)"] };
   const settings = resolveSettings(flags, conf, readLegacyConfig(LEGACY_CONFIG_PATH));
   const name = source === "-" ? "stdin" : source;
-  const text = source === "-" ? readFileSync(0, "utf8") : readFileSync(source, "utf8");
-  return checkPod(name, text, settings);
+  return checkPod(name, readNamedFile(source, "pod file"), settings);
 }
 
 function confReport(path: string, unknownKeys: string[]): CheckResult {
@@ -69,14 +69,24 @@ function checkPod(name: string, text: string, settings: Settings): CheckResult {
     const label = documents.length > 1 ? `${name} (document ${index + 1})` : name;
     return checkDocument(label, document, settings) ?? [];
   });
+  // Said first: a repeat can be why the annotation is missing or not the one meant.
+  const repeats = findDuplicateKeys(text).map((repeat) => repeatWarning(name, repeat));
   if (results.length === 0) {
-    return fail(`${name}: no ${PREFETCH_ANNOTATION} annotation (looked in .annotations, ` +
-      ".metadata.annotations and .spec.template.metadata.annotations)");
+    return { code: 1, out: [...repeats, `${name}: no ${PREFETCH_ANNOTATION} annotation ` +
+      "(looked in .annotations, .metadata.annotations and .spec.template.metadata.annotations)"] };
   }
   return {
     code: results.some((result) => result.code !== 0) ? 1 : 0,
-    out: results.flatMap((result) => result.out),
+    out: [...repeats, ...results.flatMap((result) => result.out)],
   };
+}
+
+/** The YAML reader keeps the last of two equal keys; kubectl may refuse the file instead. */
+function repeatWarning(name: string, { key, path, line, firstLine }: DuplicateKey): string {
+  const where = path === "" ? "at the top level" : `in ${path}`;
+  return `warning: ${name}:${line}: key ${JSON.stringify(key)} ${where} is given again ` +
+    `(first on line ${firstLine}); check reads only the last one, and kubectl or crictl ` +
+    "may refuse the file or read it differently";
 }
 
 function checkDocument(name: string, document: PodDocument, settings: Settings) {

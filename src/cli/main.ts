@@ -2,14 +2,16 @@ import { ConfigError } from "../config/conf.ts";
 import { parseDuration } from "../config/duration.ts";
 import { DEFAULT_SOCKET_ADDRESS } from "../config/settings.ts";
 import { LEVELS, type Level } from "../log/logger.ts";
-import { IdentityError } from "../nri/identity.ts";
+import { checkIdentity, IdentityError } from "../nri/identity.ts";
 import { versionText } from "../version.ts";
 import { type FlagSpec, flagHelp, type ParsedArgs, parseArgs, UsageError } from "./args.ts";
 import { check } from "./check.ts";
+import { CommandError, fileErrorText } from "./failure.ts";
 import {
   DEFAULT_PLUGIN_CONFIG_PATH,
   DEFAULT_PLUGIN_PATH,
   install,
+  PLUGIN_BASENAME,
   runningExecutable,
   uninstall,
 } from "./install.ts";
@@ -48,6 +50,15 @@ const FLAGS: Record<string, FlagSpec> = {
 
 const COMMANDS = ["run", "check", "install", "uninstall", "version"] as const;
 
+/** The flags each command reads; any other is a mistake (--help and --version go anywhere). */
+const COMMAND_FLAGS: Record<string, readonly string[]> = {
+  run: ["name", "idx", "socket-addr", "conf", "nri-socket", "log-level", "register-timeout",
+    "configure-timeout"],
+  check: ["conf", "socket-addr"],
+  install: ["idx", "plugin-path", "plugin-config-path", "socket-addr", "force"],
+  uninstall: ["idx", "plugin-path", "plugin-config-path", "keep-conf"],
+};
+
 /** Set by a test build to answer RunPodSandbox Unimplemented (see build.ts). */
 declare const PREFETCH_NRI_DEDICATED_POD_EVENTS: boolean | undefined;
 
@@ -61,6 +72,7 @@ export async function main(
     checkPositionals(args);
     if (args.switches.has("help")) return print(helpText());
     if (args.switches.has("version") || args.command === "version") return print(versionText());
+    checkFlags(args.command ?? "run", args);
     switch (args.command) {
       case "check":
         return checkCommand(args);
@@ -85,12 +97,22 @@ function checkPositionals({ command, positionals }: ParsedArgs): void {
     : `unexpected argument "${word}" after ${command}`);
 }
 
+/** A flag the command does not read would be silently ignored: say so instead. */
+function checkFlags(command: string, { values, switches }: ParsedArgs): void {
+  const allowed = COMMAND_FLAGS[command] ?? [];
+  for (const flag of [...values.keys(), ...switches]) {
+    if (!allowed.includes(flag)) {
+      throw new UsageError(`flag --${flag} is not used by ${command} (see --help)`);
+    }
+  }
+}
+
 function checkCommand(args: ParsedArgs): number {
-  if (!args.positionals[0] && !args.values.has("conf")) {
+  const conf = nonEmpty(args.values, "conf");
+  if (!args.positionals[0] && conf === undefined) {
     throw new UsageError("check needs a pod file (or - for stdin), or --conf FILE");
   }
-  const result = check(args.positionals[0], args.values.get("conf"),
-    { socketAddress: args.values.get("socket-addr") });
+  const result = check(args.positionals[0], conf, { socketAddress: socketAddr(args.values) });
   process.stdout.write(`${result.out.join("\n")}\n`);
   return result.code;
 }
@@ -98,13 +120,13 @@ function checkCommand(args: ParsedArgs): number {
 function installCommand(command: "install" | "uninstall", args: ParsedArgs): number {
   const { values, switches } = args;
   const common = {
-    pluginPath: values.get("plugin-path") ?? DEFAULT_PLUGIN_PATH,
-    configPath: values.get("plugin-config-path") ?? DEFAULT_PLUGIN_CONFIG_PATH,
-    idx: values.get("idx") ?? "03",
+    pluginPath: nonEmpty(values, "plugin-path") ?? DEFAULT_PLUGIN_PATH,
+    configPath: nonEmpty(values, "plugin-config-path") ?? DEFAULT_PLUGIN_CONFIG_PATH,
+    idx: identityFlag(values, "idx") ?? "03",
     force: switches.has("force"),
   };
   const out = command === "install"
-    ? install({ ...common, socketAddress: values.get("socket-addr"),
+    ? install({ ...common, socketAddress: socketAddr(values),
       executable: runningExecutable() })
     : uninstall({ ...common, keepConf: switches.has("keep-conf") });
   return print(out.join("\n"));
@@ -112,10 +134,10 @@ function installCommand(command: "install" | "uninstall", args: ParsedArgs): num
 
 function runFlags(values: Map<string, string>) {
   return {
-    name: values.get("name"),
-    idx: values.get("idx"),
-    socketAddress: values.get("socket-addr"),
-    confPath: values.get("conf"),
+    name: identityFlag(values, "name"),
+    idx: identityFlag(values, "idx"),
+    socketAddress: socketAddr(values),
+    confPath: nonEmpty(values, "conf"),
     nriSocket: nonEmpty(values, "nri-socket") ?? DEFAULT_NRI_SOCKET,
     logLevel: logLevel(values.get("log-level")),
     registerTimeoutMs: duration(values, "register-timeout"),
@@ -128,6 +150,32 @@ function runFlags(values: Map<string, string>) {
 function nonEmpty(values: Map<string, string>, flag: string): string | undefined {
   const value = values.get(flag);
   if (value === "") throw new UsageError(`--${flag} must not be empty`);
+  return value;
+}
+
+/** --idx and --name by the runtime's rules, as usage mistakes naming the flag. */
+function identityFlag(values: Map<string, string>, flag: "idx" | "name"): string | undefined {
+  const value = values.get(flag);
+  if (value === undefined) return undefined;
+  try {
+    // The runtime's rules, one part at a time: the other part is a valid stand-in.
+    checkIdentity(flag === "idx" ? { idx: value, name: PLUGIN_BASENAME }
+      : { idx: "00", name: value });
+  } catch (error) {
+    if (!(error instanceof IdentityError)) throw error;
+    throw new UsageError(flag === "idx"
+      ? `--idx must be exactly two digits, got "${value}"`
+      : `--name must be non-empty and use only [A-Za-z0-9_.+-], got "${value}"`);
+  }
+  return value;
+}
+
+/** The snapshotter socket, absolute as the .conf's socket_address must be. */
+function socketAddr(values: Map<string, string>): string | undefined {
+  const value = nonEmpty(values, "socket-addr");
+  if (value !== undefined && !value.startsWith("/")) {
+    throw new UsageError(`--socket-addr must be an absolute path, got "${value}"`);
+  }
   return value;
 }
 
@@ -149,8 +197,10 @@ function duration(values: Map<string, string>, flag: string): number {
 
 function reportFailure(error: unknown): number {
   const known = error instanceof UsageError || error instanceof ConfigError ||
-    error instanceof IdentityError || (error as NodeJS.ErrnoException)?.code !== undefined;
-  const message = known ? (error as Error).message : String((error as Error)?.stack ?? error);
+    error instanceof IdentityError || error instanceof CommandError;
+  const coded = (error as NodeJS.ErrnoException)?.code !== undefined;
+  const message = known ? (error as Error).message : fileErrorText(error) ??
+    (coded ? (error as Error).message : String((error as Error)?.stack ?? error));
   process.stderr.write(`prefetchfiles-nri-plugin: ${message}\n`);
   return error instanceof UsageError ? 2 : 1;
 }

@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { type ConfFile, parseConf } from "../config/conf.ts";
 import { type LegacyConfig, readLegacyConfig } from "../config/legacy.ts";
 import { type FlagSettings, resolveSettings } from "../config/resolve.ts";
@@ -9,6 +8,7 @@ import { resolveIdentity } from "../nri/identity.ts";
 import { runExternal, runPrelaunched } from "../nri/runner.ts";
 import { PrefetchHandler } from "../prefetch/handler.ts";
 import { VERSION } from "../version.ts";
+import { readNamedFile } from "./failure.ts";
 import { applyLogSettings } from "./logging.ts";
 
 export interface RunFlags extends FlagSettings {
@@ -110,8 +110,9 @@ function runtimeConf(text: string, log: Logger): ConfFile {
   return conf;
 }
 
+/** The --conf file; one that cannot be read or used stops the plugin before it registers. */
 function readConfFile(path: string): ConfFile {
-  const { conf, unknownKeys } = parseConf(readFileSync(path, "utf8"), path);
+  const { conf, unknownKeys } = parseConf(readNamedFile(path, ".conf"), path);
   if (unknownKeys.length > 0) {
     process.stderr.write(`${path}: unknown keys ignored: ${unknownKeys.join(", ")}\n`);
   }

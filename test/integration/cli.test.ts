@@ -24,6 +24,7 @@ function run(args: string[], stdin?: string) {
     stdout: "pipe",
     stderr: "pipe",
     env: {},
+    timeout: 4_000, // a command that wrongly starts the daemon ends as a failure, not a hang
   });
   return { code: result.exitCode, out: result.stdout.toString(), err: result.stderr.toString() };
 }
@@ -122,13 +123,49 @@ describe("install and uninstall", () => {
     expect(readFileSync(file, "utf8")).toContain("socket_address");
   });
 
-  test("an index that is not two digits is refused", () => {
+  test("an index that is not two digits is a usage mistake", () => {
     const { plugins, conf } = paths();
     const { code, err } = run(["install", "--idx", "3", "--plugin-path", plugins,
       "--plugin-config-path", conf]);
-    expect(code).toBe(1);
-    expect(err).toContain('plugin index "3" must be exactly two digits');
+    expect(code).toBe(2);
+    expect(err).toContain('--idx must be exactly two digits, got "3"');
     expect(existsSync(plugins)).toBe(false);
+  });
+
+  test("a folder where the .conf goes is refused, naming it, and nothing is installed", () => {
+    const { plugins, conf } = paths();
+    const file = join(conf, "03-prefetchfiles-nri-plugin.conf");
+    mkdirSync(file, { recursive: true });
+    for (const force of [[], ["--force"]]) {
+      const { code, out, err } = run(["install", "--plugin-path", plugins,
+        "--plugin-config-path", conf, ...force]);
+      expect(code).toBe(1);
+      expect(err).toContain(`cannot install: ${file} is a folder, not a regular file`);
+      expect(out).not.toContain("kept existing");
+      expect(existsSync(plugins)).toBe(false);
+    }
+  });
+
+  test("a file where the plugin folder goes is refused, naming it", () => {
+    const { plugins, conf } = paths();
+    writeFileSync(plugins, "");
+    const { code, err } = run(["install", "--plugin-path", plugins, "--plugin-config-path", conf]);
+    expect(code).toBe(1);
+    expect(err).toContain(`cannot install: ${plugins} is a regular file, not a folder`);
+    expect(existsSync(conf)).toBe(false);
+  });
+
+  test("uninstall leaves a folder where the executable goes, and the .conf with it", () => {
+    const { plugins, conf } = paths();
+    const where = ["--plugin-path", plugins, "--plugin-config-path", conf];
+    run(["install", ...where]);
+    const binary = join(plugins, "03-prefetchfiles-nri-plugin");
+    rmSync(binary);
+    mkdirSync(binary);
+    const { code, err } = run(["uninstall", ...where]);
+    expect(code).toBe(1);
+    expect(err).toContain(`cannot uninstall: ${binary} is a folder`);
+    expect(existsSync(join(conf, "03-prefetchfiles-nri-plugin.conf"))).toBe(true);
   });
 
   test("a misnamed executable and another prefetch plugin beside it are warned about", () => {
@@ -200,4 +237,128 @@ describe("command-line mistakes", () => {
       expect(conf).toContain('# socket_address = "/run/containerd-nydus/system.sock"');
       expect(existsSync(join(root, "p/03-prefetchfiles-nri-plugin.new"))).toBe(false);
     });
+});
+
+describe("identity flags and flags a command does not read are usage mistakes (exit 2)", () => {
+  /** The run command is given sockets in a temporary folder, though it never gets to them. */
+  function runCommand(...args: string[]) {
+    const dir = tempDir();
+    return run([...args, "--nri-socket", join(dir, "nri.sock"),
+      "--socket-addr", join(dir, "system.sock")]);
+  }
+
+  for (const [args, message] of [
+    [["run", "--idx", "3x"], '--idx must be exactly two digits, got "3x"'],
+    [["--idx", "123"], '--idx must be exactly two digits, got "123"'],
+    [["--idx", ""], '--idx must be exactly two digits, got ""'],
+    [["--idx", "03", "--name", "bad name"],
+      '--name must be non-empty and use only [A-Za-z0-9_.+-], got "bad name"'],
+    [["--idx", "03", "--name", ""], "--name must be non-empty"],
+  ] as const) {
+    test(args.join(" "), () => {
+      const { code, err } = runCommand(...args);
+      expect(code).toBe(2);
+      expect(err).toContain(message);
+    });
+  }
+
+  test("uninstall --idx 123", () => {
+    const root = tempDir();
+    const { code, err } = run(["uninstall", "--idx", "123", "--plugin-path", join(root, "p"),
+      "--plugin-config-path", join(root, "c")]);
+    expect(code).toBe(2);
+    expect(err).toContain('--idx must be exactly two digits, got "123"');
+  });
+
+  test("a flag the command does not read is named, not ignored", () => {
+    const root = tempDir();
+    const where = ["--plugin-path", join(root, "p"), "--plugin-config-path", join(root, "c")];
+    const pod = join(fixtures, "wordpress-pod.yaml");
+    for (const [args, message] of [
+      [["check", "--force", pod], "flag --force is not used by check"],
+      [["check", "--idx", "03", pod], "flag --idx is not used by check"],
+      [["install", "--keep-conf", ...where], "flag --keep-conf is not used by install"],
+      [["install", "--name", "x", ...where], "flag --name is not used by install"],
+      [["uninstall", "--force", ...where], "flag --force is not used by uninstall"],
+      [["--idx", "03", ...where], "flag --plugin-path is not used by run"],
+    ] as [string[], string][]) {
+      const { code, err } = run(args);
+      expect(code).toBe(2);
+      expect(err).toContain(message);
+    }
+    expect(existsSync(join(root, "p"))).toBe(false);
+  });
+
+  test("an empty or relative --socket-addr, and an empty --conf", () => {
+    const pod = join(fixtures, "wordpress-pod.yaml");
+    for (const [args, message] of [
+      [["check", "--socket-addr", "", pod], "--socket-addr must not be empty"],
+      [["check", "--socket-addr", "run/system.sock", pod],
+        '--socket-addr must be an absolute path, got "run/system.sock"'],
+      [["check", "--conf", ""], "--conf must not be empty"],
+      [["--idx", "03", "--conf", "", "--nri-socket", join(tempDir(), "nri.sock")],
+        "--conf must not be empty"],
+    ] as [string[], string][]) {
+      const { code, err } = run(args);
+      expect(code).toBe(2);
+      expect(err).toContain(message);
+    }
+  });
+});
+
+describe("files that cannot be read are named, in words (exit 1)", () => {
+  test("check: a missing pod file, a folder, a missing --conf", () => {
+    const dir = tempDir();
+    const missing = join(dir, "pod.yaml");
+    const conf = join(dir, "x.conf");
+    for (const [args, message] of [
+      [["check", missing], `cannot read pod file ${missing}: no such file`],
+      [["check", dir], `cannot read pod file ${dir}: it is a folder, not a file`],
+      [["check", "--conf", conf], `cannot read .conf ${conf}: no such file`],
+      [["check", "--conf", conf, join(fixtures, "wordpress-pod.yaml")],
+        `cannot read .conf ${conf}: no such file`],
+    ] as [string[], string][]) {
+      const { code, err } = run(args);
+      expect(code).toBe(1);
+      expect(err).toBe(`prefetchfiles-nri-plugin: ${message}\n`);
+    }
+  });
+
+  test("run with an unreadable --conf stops before dialling, as before, and says why", () => {
+    const dir = tempDir();
+    const { code, err } = run(["--idx", "03", "--conf", join(dir, "x.conf"),
+      "--nri-socket", join(dir, "nri.sock"), "--socket-addr", join(dir, "system.sock")]);
+    expect(code).toBe(1);
+    expect(err).toBe(`prefetchfiles-nri-plugin: cannot read .conf ${join(dir, "x.conf")}: ` +
+      "no such file\n");
+  });
+});
+
+describe("check warns about a key given twice", () => {
+  test("a second annotations map hides the first: the warning names the key and lines", () => {
+    const file = join(tempDir(), "pod.yaml");
+    writeFileSync(file, "metadata:\n  name: web\n  annotations:\n" +
+      "    containerd.io/nydus-prefetch: '[]'\n  namespace: shop\n  annotations:\n" +
+      "    team: web\n");
+    const { code, out } = run(["check", file]);
+    expect(code).toBe(1);
+    expect(out).toContain(`warning: ${file}:6: key "annotations" in metadata is given again ` +
+      "(first on line 3)");
+    expect(out).toContain("no containerd.io/nydus-prefetch annotation");
+  });
+
+  test("the annotation twice in JSON on stdin: the last is checked, with a warning", () => {
+    const annotation = "containerd.io/nydus-prefetch";
+    const text = `{"metadata": {"name": "web"},\n "annotations": {"${annotation}": "[1]",\n` +
+      `  "${annotation}": "[]"}}`;
+    const { code, out } = run(["check", "-"], text);
+    expect(code).toBe(0);
+    expect(out).toContain(`warning: stdin:3: key "${annotation}" in annotations is given ` +
+      "again (first on line 2)");
+    expect(out).toContain("empty list; nothing is sent");
+  });
+
+  test("no warning for the sample pod", () => {
+    expect(run(["check", join(fixtures, "wordpress-pod.yaml")]).out).not.toContain("given again");
+  });
 });
