@@ -153,10 +153,13 @@ function nonEmpty(values: Map<string, string>, flag: string): string | undefined
   return value;
 }
 
-/** --idx and --name by the runtime's rules, as usage mistakes naming the flag. */
+/**
+ * --idx and --name by the runtime's rules, as usage mistakes naming the flag.
+ * Empty means not given, as it does for the Go plugin.
+ */
 function identityFlag(values: Map<string, string>, flag: "idx" | "name"): string | undefined {
   const value = values.get(flag);
-  if (value === undefined) return undefined;
+  if (!value) return undefined;
   try {
     // The runtime's rules, one part at a time: the other part is a valid stand-in.
     checkIdentity(flag === "idx" ? { idx: value, name: PLUGIN_BASENAME }

@@ -250,10 +250,8 @@ describe("identity flags and flags a command does not read are usage mistakes (e
   for (const [args, message] of [
     [["run", "--idx", "3x"], '--idx must be exactly two digits, got "3x"'],
     [["--idx", "123"], '--idx must be exactly two digits, got "123"'],
-    [["--idx", ""], '--idx must be exactly two digits, got ""'],
     [["--idx", "03", "--name", "bad name"],
       '--name must be non-empty and use only [A-Za-z0-9_.+-], got "bad name"'],
-    [["--idx", "03", "--name", ""], "--name must be non-empty"],
   ] as const) {
     test(args.join(" "), () => {
       const { code, err } = runCommand(...args);
@@ -261,6 +259,13 @@ describe("identity flags and flags a command does not read are usage mistakes (e
       expect(err).toContain(message);
     });
   }
+
+  // As for the Go plugin, an empty --idx or --name is the same as none.
+  test("--idx \"\" is no index: the executable's name has none either (exit 1)", () => {
+    const { code, err } = runCommand("--idx", "");
+    expect(code).toBe(1);
+    expect(err).toContain("no plugin index: pass --idx NN");
+  });
 
   test("uninstall --idx 123", () => {
     const root = tempDir();
