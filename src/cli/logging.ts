@@ -11,14 +11,15 @@ export const FALLBACK_LOG_FILE = "/var/log/prefetchfiles-nri-plugin.log";
  * stderr. Launched by the runtime (stderr goes to /dev/null): syslog when it
  * can be reached. Either way, also the .conf's log_file when it names one;
  * and a launched plugin with neither logs to the fallback file. Sinks already
- * open are kept.
+ * open are kept. Returns the sinks, and what kept a destination from opening
+ * (for the caller to log once the lines held before are out).
  */
 export function applyLogSettings(
   log: Logger,
   settings: Settings,
   prelaunched: boolean,
   current: Sink[],
-): Sink[] {
+): { sinks: Sink[]; problems: string[] } {
   log.level = settings.logLevel;
   const problems: string[] = [];
   const open = (make: () => Sink) => {
@@ -43,8 +44,7 @@ export function applyLogSettings(
     if (fallback) chosen.push(fallback); // nothing else took: never log nowhere
   }
   log.setSinks(chosen);
-  for (const problem of problems) log.warn("log destination not used", { reason: problem });
-  return chosen;
+  return { sinks: chosen, problems };
 }
 
 function fileSink(current: Sink[], path: string): Sink {

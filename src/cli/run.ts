@@ -1,4 +1,4 @@
-import { type ConfFile, parseConf } from "../config/conf.ts";
+import { type ConfFile, parseConf, readLogKeys } from "../config/conf.ts";
 import { type LegacyConfig, readLegacyConfig } from "../config/legacy.ts";
 import { type FlagSettings, resolveSettings } from "../config/resolve.ts";
 import { isPermissive, LEGACY_CONFIG_PATH, type Settings } from "../config/settings.ts";
@@ -82,8 +82,25 @@ class PluginProcess {
       : this.apply(this.fileConf);
     return new PrefetchHandler(initial, {
       log: this.log,
-      settingsFor: (text) => this.apply(text ? runtimeConf(text, this.log) : this.fileConf),
+      settingsFor: (text) => this.apply(text ? this.runtimeConf(text) : this.fileConf),
     });
+  }
+
+  /**
+   * The .conf text the runtime sent in Configure; a bad one refuses Configure.
+   * Before refusing, the log opens where the text's own valid log keys (or the
+   * defaults) say, so the held lines and the refusal reach the operator even
+   * if the runtime then kills us.
+   */
+  private runtimeConf(text: string): ConfFile {
+    try {
+      const { conf, unknownKeys } = parseConf(text, "the .conf from the runtime");
+      if (unknownKeys.length > 0) this.log.warn("unknown .conf keys ignored", { keys: unknownKeys });
+      return conf;
+    } catch (error) {
+      this.openLog({ ...this.fileConf, ...readLogKeys(text) });
+      throw error;
+    }
   }
 
   /** Writes held lines somewhere, even if no Configure ever came. */
@@ -92,22 +109,23 @@ class PluginProcess {
   }
 
   private apply(conf: ConfFile): Settings {
-    const settings = resolveSettings(this.flags, conf, this.legacy);
-    this.sinks = applyLogSettings(this.log, settings, this.prelaunched, this.sinks);
-    this.pending.flushTo(this.sinks);
+    const settings = this.openLog(conf);
     const text = JSON.stringify(settings);
     if (text !== this.announced) announce(this.log, settings, this.legacy, this.warned);
     this.announced = text;
     this.warned = true;
     return settings;
   }
-}
 
-/** The .conf text the runtime sent in Configure; a bad one refuses Configure. */
-function runtimeConf(text: string, log: Logger): ConfFile {
-  const { conf, unknownKeys } = parseConf(text, "the .conf from the runtime");
-  if (unknownKeys.length > 0) log.warn("unknown .conf keys ignored", { keys: unknownKeys });
-  return conf;
+  /** Opens the log destinations `conf` names and writes the held lines there, in order. */
+  private openLog(conf: ConfFile): Settings {
+    const settings = resolveSettings(this.flags, conf, this.legacy);
+    const { sinks, problems } = applyLogSettings(this.log, settings, this.prelaunched, this.sinks);
+    this.sinks = sinks;
+    this.pending.flushTo(sinks);
+    for (const reason of problems) this.log.warn("log destination not used", { reason });
+    return settings;
+  }
 }
 
 /** The --conf file; one that cannot be read or used stops the plugin before it registers. */

@@ -81,6 +81,30 @@ export function parseConf(text: string, source: string): ParsedConf {
   return { conf, unknownKeys };
 }
 
+/**
+ * The log keys of a .conf that parseConf refused, each one that is valid on
+ * its own, so the refusal itself is logged where the operator looks.
+ */
+export function readLogKeys(text: string): ConfFile {
+  let table: Record<string, unknown>;
+  try {
+    table = parse(text, { integersAsBigInt: true });
+  } catch {
+    return {};
+  }
+  const conf: ConfFile = {};
+  for (const key of ["log_level", "log_file", "syslog_socket"]) {
+    if (!(key in table)) continue;
+    const [field, read] = KEYS[key]!;
+    try {
+      Object.assign(conf, { [field]: read(table[key], key) });
+    } catch {
+      // this key is bad too: its default stands
+    }
+  }
+  return conf;
+}
+
 function fail(key: string, expected: string, value: unknown): never {
   const shown = JSON.stringify(value, (_, v) => (typeof v === "bigint" ? Number(v) : v));
   throw new Error(`key "${key}" must be ${expected}, got ${shown}`);

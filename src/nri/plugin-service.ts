@@ -41,6 +41,8 @@ type Impl = Partial<ServiceImpl<typeof Plugin>>;
 export class PluginService {
   private runtime: RuntimeInfo | undefined;
   private readonly configured = Promise.withResolvers<RuntimeInfo>();
+  /** Why the handler refused its config, on a runtime that could not be told so. */
+  private refusal: string | undefined;
 
   constructor(
     private readonly handler: PluginHandler,
@@ -83,9 +85,16 @@ export class PluginService {
     try {
       await this.handler.configure(request.config, runtime);
     } catch (error) {
-      this.log.error("configuration refused", { error: errorText(error) });
-      this.configured.reject(error);
-      throw error;
+      if (refusalDropsOnlyUs(runtime)) {
+        this.log.error("configuration refused", { error: errorText(error) });
+        this.configured.reject(new ConfigureRefusedError(errorText(error)));
+        throw error;
+      }
+      this.refusal = errorText(error);
+      this.log.error("configuration refused; staying registered but handling no pod until " +
+        "the .conf is fixed and containerd restarts (this runtime, NRI before v0.7, would " +
+        "fail its whole NRI start, and so every pod, on a refused Configure)",
+        { error: this.refusal });
     }
     this.runtime = runtime;
     this.log.info("plugin configured", {
@@ -103,6 +112,13 @@ export class PluginService {
     via: string,
   ): Promise<void> {
     const info = podInfo(pod);
+    if (this.refusal !== undefined) {
+      this.log.warn("pod start not handled: the .conf was refused", {
+        pod: `${info.namespace}/${info.name}`,
+        error: this.refusal,
+      });
+      return Promise.resolve();
+    }
     const budget = this.budget(context);
     this.log.debug("pod sandbox starting", {
       pod: `${info.namespace}/${info.name}`,
@@ -118,6 +134,21 @@ export class PluginService {
     const margin = Math.max(MIN_MARGIN_MS, base * MARGIN_FRACTION);
     return { budgetMs: Math.max(base - margin, 0), signal: context.signal };
   }
+}
+
+/** The handler refused the runtime's config; the runtime has been told so. */
+export class ConfigureRefusedError extends Error {
+  override name = "ConfigureRefusedError";
+}
+
+/**
+ * Whether refusing Configure costs the runtime only this plugin. From NRI
+ * v0.7 (the first to send its timeouts in Configure) the runtime logs the
+ * refusal and starts without us; before that, one refusal fails its start.
+ */
+function refusalDropsOnlyUs(runtime: RuntimeInfo): boolean {
+  return runtime.nriVersion !== "" || runtime.requestTimeoutMs !== undefined ||
+    runtime.registrationTimeoutMs !== undefined;
 }
 
 function runtimeInfo(request: ConfigureRequest): RuntimeInfo {

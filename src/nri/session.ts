@@ -8,7 +8,14 @@ import { TtrpcClient } from "../ttrpc/client.ts";
 import { TtrpcServer } from "../ttrpc/server.ts";
 import type { PluginHandler, RuntimeInfo } from "./handler.ts";
 import type { Identity } from "./identity.ts";
-import { PluginService, type PluginServiceOptions } from "./plugin-service.ts";
+import {
+  ConfigureRefusedError,
+  PluginService,
+  type PluginServiceOptions,
+} from "./plugin-service.ts";
+
+/** How long a refused Configure's reply is given to reach the runtime before we close. */
+const REFUSAL_LINGER_MS = 1000;
 
 /** The NRI protocol version this plugin speaks, sent in RegisterPlugin. */
 export const NRI_PROTOCOL_VERSION = "v0.12.2";
@@ -53,6 +60,11 @@ export async function runSession(options: SessionOptions): Promise<void> {
     await register(client, options);
     await awaitConfigure(service, mux, options);
   } catch (error) {
+    if (error instanceof ConfigureRefusedError) {
+      // The refusal is still on its way out: closing now could leave the runtime with
+      // nothing but "ttrpc: closed" instead of the reason. It closes once it has read it.
+      await Promise.race([mux.done, Bun.sleep(REFUSAL_LINGER_MS)]);
+    }
     mux.close();
     throw error;
   }

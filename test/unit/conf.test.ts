@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, parseConf } from "../../src/config/conf.ts";
+import { ConfigError, parseConf, readLogKeys } from "../../src/config/conf.ts";
 import { parseDuration } from "../../src/config/duration.ts";
 import { readLegacyConfig } from "../../src/config/legacy.ts";
 import { resolveSettings } from "../../src/config/resolve.ts";
@@ -23,6 +23,21 @@ function confError(text: string): ConfigError {
   }
   throw new Error(`${JSON.stringify(text)} was accepted`);
 }
+
+describe("readLogKeys (where to log a refused .conf)", () => {
+  test("takes the valid log keys of a .conf that another key makes invalid", () => {
+    const text = 'log_file = "/tmp/p.log"\nsyslog_socket = ""\nlog_level = "debug"\n' +
+      "queue_max_requests = 0\n";
+    expect(() => parseConf(text, "x.conf")).toThrow(ConfigError);
+    expect(readLogKeys(text)).toEqual({ logFile: "/tmp/p.log", syslogSocket: "", logLevel: "debug" });
+  });
+
+  test("skips a log key that is bad itself, and everything in text that is not TOML", () => {
+    expect(readLogKeys('log_file = "relative.log"\nlog_level = "DEBUG"\nsyslog_socket = ""\n'))
+      .toEqual({ syslogSocket: "" });
+    expect(readLogKeys('log_file = "/tmp/p.log"\nthis is not toml')).toEqual({});
+  });
+});
 
 describe("parseConf", () => {
   test("reads the documentation's sample .conf", () => {
