@@ -12,7 +12,7 @@ const { defer, tempDir } = testScope();
 async function launch(config: string) {
   const launched = await launchOnSocketpair(config);
   defer(() => void launched.plugin.kill());
-  await launched.connection.registered.promise;
+  await launched.connection.configured.promise;
   await launched.connection.plugin.synchronize({ more: false });
   return launched;
 }

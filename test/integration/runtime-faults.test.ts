@@ -77,7 +77,9 @@ test("pre-launched: EOF from the runtime ends the plugin with status 0", async (
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   test(`${signal} ends a serving plugin cleanly`, async () => {
     const { plugin, connection } = await prelaunched();
-    await connection.registered.promise;
+    // Only once Configure has delivered the .conf does the plugin log to its log_file:
+    // a signal before that would send its lines to the machine's syslog or /var/log.
+    await connection.configured.promise;
     plugin.kill(signal);
     expect(await plugin.exited).toBe(0);
   }, 30_000);

@@ -29,6 +29,8 @@ export class FakeRuntimeConnection {
   readonly mux: Mux;
   readonly plugin: ReturnType<typeof createClient<typeof Plugin>>;
   readonly registered = Promise.withResolvers<{ name: string; idx: string }>();
+  /** Settles once the plugin has answered Configure (resolves either way). */
+  readonly configured = Promise.withResolvers<void>();
 
   constructor(stream: ByteStream, private readonly behaviour: FakeBehaviour) {
     this.mux = new Mux(stream);
@@ -58,6 +60,7 @@ export class FakeRuntimeConnection {
       requestTimeout: 2000n,
       registrationTimeout: 5000n,
     }, { timeoutMs: 2000 }).catch(() => {});
+    this.configured.resolve();
   }
 }
 

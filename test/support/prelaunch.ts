@@ -40,7 +40,7 @@ export async function launchOnSocketpair(
 /** Time from closing the runtime's end to the plugin's exit, once it is serving. */
 export async function exitAfterEof(config: string): Promise<{ ms: number; code: number }> {
   const { plugin, socket, connection } = await launchOnSocketpair(config);
-  await connection.registered.promise;
+  await connection.configured.promise;
   await connection.plugin.synchronize({ more: false });
   const closed = performance.now();
   socket.end();
