@@ -39,7 +39,7 @@ interface Item {
 
 const ATTEMPT_TIMEOUT_MS = 5000;
 const INITIAL_BACKOFF_MS = 100;
-const MAX_BACKOFF_MS = 2000;
+const MAX_BACKOFF_MS = 500;
 
 /**
  * Delivers requests one at a time, oldest first, so requests for the same
@@ -56,6 +56,8 @@ export class DeliveryQueue {
   private closed = false;
   /** Called when the worker finds the queue empty. */
   private idleWaiters: (() => void)[] = [];
+  /** Ends the worker's pause between retries early. */
+  private retryNow: (() => void) | undefined;
 
   constructor(
     private readonly forwarder: Forwarder,
@@ -112,7 +114,9 @@ export class DeliveryQueue {
     }
   }
 
+  /** Starts the worker, or cuts its pause short: a new request may find the snapshotter back. */
   private wake(): void {
+    this.retryNow?.();
     if (this.running) return;
     this.running = true;
     void this.drain();
@@ -132,7 +136,7 @@ export class DeliveryQueue {
         } else if (await this.attempt(item)) {
           backoff = this.options.initialBackoffMs ?? INITIAL_BACKOFF_MS;
         } else {
-          await sleep(Math.min(backoff, Math.max(item.expiresAt - Date.now(), 0)));
+          await this.pause(Math.min(backoff, Math.max(item.expiresAt - Date.now(), 0)));
           backoff = Math.min(backoff * 2, this.options.maxBackoffMs ?? MAX_BACKOFF_MS);
         }
       }
@@ -149,6 +153,7 @@ export class DeliveryQueue {
    */
   async close(graceMs: number): Promise<number> {
     this.closed = true;
+    this.retryNow?.(); // one more try now, not after the pause
     if (this.items.length > 0) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const idle = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
@@ -166,6 +171,18 @@ export class DeliveryQueue {
       this.finish(item, { state: "failed", error }, "plugin stopping");
     }
     return left.length;
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const end = () => {
+        clearTimeout(timer);
+        this.retryNow = undefined;
+        resolve();
+      };
+      const timer = setTimeout(end, ms);
+      this.retryNow = end;
+    });
   }
 
   private expire(item: Item): void {
@@ -228,8 +245,4 @@ export class DeliveryQueue {
     this.items.splice(index, 1);
     this.bytes -= item.request.body.length;
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -252,6 +252,18 @@ describe("DeliveryQueue", () => {
     expect(attempts).toBe(1);
   });
 
+  test("a new request cuts the pause between retries short", async () => {
+    let healthy = false;
+    const forwarder = new FakeForwarder(() => (healthy ? Promise.resolve() : retryable()));
+    const { queue } = setup(forwarder, { initialBackoffMs: 5000, maxBackoffMs: 5000 });
+    expect((await queue.submit(request("A", "default/first"), 20)).state).toBe("pending");
+    healthy = true; // the snapshotter is back while the worker waits 5 s to retry
+    const started = Date.now();
+    expect(await queue.submit(request("B", "default/second"), 500)).toEqual({ state: "delivered" });
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(forwarder.delivered).toEqual(["A", "B"]);
+  });
+
   // A submit made straight after the previous one settled must still start the worker.
   test("a request submitted as soon as the previous one settles is delivered", async () => {
     const forwarder = new FakeForwarder();
