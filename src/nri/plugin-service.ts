@@ -22,6 +22,12 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 2000;
  */
 const MIN_MARGIN_MS = 250;
 const MARGIN_FRACTION = 0.5;
+/**
+ * The longest a pod start waits for the handler, however long the runtime
+ * would wait: a runtime configured with a 30 s timeout must not make every
+ * pod start wait 15 s for a snapshotter that is down.
+ */
+const MAX_BUDGET_MS = 2000;
 
 export interface PluginServiceOptions {
   /**
@@ -132,7 +138,10 @@ export class PluginService {
     const base = context.timeoutMs() ?? this.runtime?.requestTimeoutMs ??
       DEFAULT_REQUEST_TIMEOUT_MS;
     const margin = Math.max(MIN_MARGIN_MS, base * MARGIN_FRACTION);
-    return { budgetMs: Math.max(base - margin, 0), signal: context.signal };
+    return {
+      budgetMs: Math.min(Math.max(base - margin, 0), MAX_BUDGET_MS),
+      signal: context.signal,
+    };
   }
 }
 

@@ -53,6 +53,7 @@ export class PrefetchHandler implements PluginHandler {
   }
 
   async runPodSandbox(pod: PodInfo, budget: CallBudget): Promise<void> {
+    const started = performance.now(); // the budget counts checking the value too
     const value = pod.annotations[PREFETCH_ANNOTATION];
     const log = this.options.log.with({ pod: `${pod.namespace}/${pod.name}` });
     if (value === undefined) {
@@ -68,7 +69,7 @@ export class PrefetchHandler implements PluginHandler {
     if (!prepared) return;
     const delivery = await this.queue.submit(
       { body: prepared.body, pod: `${pod.namespace}/${pod.name}`, images: prepared.images },
-      budget.budgetMs,
+      Math.max(budget.budgetMs - (performance.now() - started), 0),
       this.settings.failPodOnError,
     );
     this.report(delivery, prepared, log);

@@ -19,6 +19,11 @@ const REFERENCE = new RegExp(
     "(?::([\\w][\\w.-]{0,127}))?(?:@([a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-fA-F]{32,}))?$",
 );
 
+/** Names longer than this are refused by registries and containerd alike. */
+const MAX_NAME_LENGTH = 255;
+/** Longer than any valid reference (name, 128-character tag, digest): refused unread. */
+const MAX_REFERENCE_LENGTH = 1024;
+
 export class ImageReferenceError extends Error {
   override name = "ImageReferenceError";
 }
@@ -37,6 +42,10 @@ export function normalizeReference(reference: string): string {
 }
 
 function splitReference(reference: string) {
+  if (reference.length > MAX_REFERENCE_LENGTH) {
+    throw new ImageReferenceError(`image reference of ${reference.length} characters is ` +
+      `longer than any valid one (${MAX_REFERENCE_LENGTH})`);
+  }
   const first = reference.split("/")[0]!;
   const hasDomain = reference.includes("/") &&
     (first.includes(".") || first.includes(":") || first === "localhost" || /[A-Z]/.test(first));
@@ -46,5 +55,9 @@ function splitReference(reference: string) {
     throw new ImageReferenceError(`"${reference}" is not a valid image reference`);
   }
   const domain = match[1] === LEGACY_DEFAULT_DOMAIN ? DEFAULT_DOMAIN : match[1];
+  if (domain.length + 1 + match[2]!.length > MAX_NAME_LENGTH) {
+    throw new ImageReferenceError(`"${reference.slice(0, 64)}…" has a name longer than ` +
+      `${MAX_NAME_LENGTH} characters`);
+  }
   return { domain, path: match[2]!, tag: match[3], digest: match[4] };
 }

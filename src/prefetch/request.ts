@@ -28,7 +28,7 @@ const encoder = new TextEncoder();
  */
 export function prepareRequest(
   value: string,
-  settings: Pick<Settings, "policy" | "normalizeImageReferences">,
+  settings: Pick<Settings, "policy" | "normalizeImageReferences" | "queueMaxBytes">,
 ): Prepared {
   const { policy, normalizeImageReferences } = settings;
   const body = encoder.encode(value);
@@ -42,18 +42,28 @@ export function prepareRequest(
   const refusal = entryRefusal(entries, policy);
   if (refusal) return { kind: "refused", reason: refusal };
   const from = entries.map((entry) => entry.image);
-  if (!normalizeImageReferences) return { kind: "send", body, images: from, entries };
+  if (!normalizeImageReferences) return fitted(settings, { kind: "send", body, images: from, entries });
   const to = entries.map((entry, index) => qualified(entry.image, index));
   if (to.every((image, index) => image === from[index])) {
-    return { kind: "send", body, images: to, entries };
+    return fitted(settings, { kind: "send", body, images: to, entries });
   }
   const rewritten = entries.map((entry, index) => ({ ...entry.fields, image: to[index] }));
-  return {
+  return fitted(settings, {
     kind: "send",
     body: encoder.encode(JSON.stringify(rewritten)),
     images: to,
     entries,
     rewritten: { from, to },
+  });
+}
+
+/** Every request passes through the delivery queue: one larger than it can never be sent. */
+function fitted(settings: Pick<Settings, "queueMaxBytes">, prepared: Prepared): Prepared {
+  if (prepared.kind !== "send" || prepared.body.length <= settings.queueMaxBytes) return prepared;
+  return {
+    kind: "refused",
+    reason: `the request is ${prepared.body.length} bytes, over queue_max_bytes ` +
+      `(${settings.queueMaxBytes})`,
   };
 }
 

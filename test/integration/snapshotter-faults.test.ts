@@ -153,3 +153,22 @@ describe("delivery after the reply", () => {
         .toContain("reason=\"retry window closed\"");
     }, 30_000);
 });
+
+test("a runtime with a 30 s timeout still gets its reply within 2 s while the snapshotter is down",
+  async () => {
+    const snapshotter = RecordingSnapshotter.start();
+    defer(() => snapshotter.close());
+    const harness = await Harness.spawn({ version: "v0.12.2", requestTimeoutMs: 30_000 });
+    defer(() => harness.close());
+    const logFile = join(snapshotter.dir, "plugin.log");
+    harness.installPlugin(pluginBinary(), await sampleConf(snapshotter.socket,
+      `log_file = "${logFile}"\n`));
+    expect((await harness.start()).ok).toBe(true);
+    expect((await harness.waitPlugins(1)).ok).toBe(true);
+    await snapshotter.stopListening();
+    const reply = await harness.runPod(await samplePod());
+    expect(reply.ok).toBe(true);
+    expect(reply.us / 1000).toBeGreaterThan(1900); // it did wait, for its own budget
+    expect(reply.us / 1000).toBeLessThan(3000); // not for half of the runtime's 30 s
+    expect(readFileSync(logFile, "utf8")).toContain("retrying in background");
+  }, 30_000);

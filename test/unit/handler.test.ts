@@ -186,6 +186,16 @@ describe("PrefetchHandler", () => {
       .toContain("over max_annotation_bytes (64)");
   });
 
+  test("a request over queue_max_bytes is skipped with the reason, never queued", async () => {
+    const { handler, forwarder, sink } = setup({
+      settings: { queueMaxBytes: 100, failPodOnError: true },
+    });
+    await handler.runPodSandbox(pod(SAMPLE_VALUE), budget()); // does not throw
+    expect(forwarder.attempts).toBe(0);
+    expect(sink.find("pod skipped by policy"))
+      .toContain("the request is 166 bytes, over queue_max_bytes (100)");
+  });
+
   test("a refused delivery is logged and does not fail the pod by default", async () => {
     const { handler, sink } = setup({ outcome: refused });
     await handler.runPodSandbox(pod(SAMPLE_VALUE), budget());

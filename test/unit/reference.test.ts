@@ -63,4 +63,18 @@ describe("normalizeReference", () => {
     expect(() => normalizeReference("has space"))
       .toThrow('"has space" is not a valid image reference');
   });
+
+  test("a name of 255 characters is kept; one of 256 is rejected", () => {
+    const path = (n: number) => "a".repeat(n - "registry.example.com/".length);
+    expect(normalizeReference(`registry.example.com/${path(255)}:1`)).toHaveLength(257);
+    expect(() => normalizeReference(`registry.example.com/${path(256)}:1`))
+      .toThrow("has a name longer than 255 characters");
+  });
+
+  test("a reference longer than any valid one is rejected without being matched", () => {
+    const huge = `registry.example.com/${"a".repeat(260_000)}:1`;
+    const started = performance.now();
+    expect(() => normalizeReference(huge)).toThrow(/of 260023 characters is longer than any valid one \(1024\)/);
+    expect(performance.now() - started).toBeLessThan(50);
+  });
 });
