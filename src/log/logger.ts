@@ -88,10 +88,21 @@ export function formatLine(level: Level, msg: string, fields: Fields, now = new 
   return line;
 }
 
+/** Bounds on one field, so a 256 KiB annotation cannot make a 256 KiB line. */
+const MAX_LIST_ITEMS = 20;
+const MAX_VALUE_CHARS = 2048;
+
 function formatValue(value: Exclude<FieldValue, undefined>): string {
   if (value === null) return "null";
-  if (Array.isArray(value)) return value.join(",");
-  return String(value);
+  if (!Array.isArray(value)) return bounded(String(value));
+  const shown = value.slice(0, MAX_LIST_ITEMS).join(",");
+  const more = value.length - MAX_LIST_ITEMS;
+  return bounded(more > 0 ? `${shown},… (${more} more)` : shown);
+}
+
+function bounded(text: string): string {
+  if (text.length <= MAX_VALUE_CHARS) return text;
+  return `${text.slice(0, MAX_VALUE_CHARS)}… (${text.length - MAX_VALUE_CHARS} more characters)`;
 }
 
 function quote(text: string): string {
