@@ -13,7 +13,10 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 // The private mount namespace the Go plugin must run in needs root.
 const root = process.getuid?.() === 0;
 
-test.skipIf(!root)("bench --tiny writes the table, the goals and the chart", async () => {
+const NAME = "bench --tiny writes the table, the goals and the chart";
+const title = root ? NAME : `${NAME} (skipped: needs root for the private mount namespace)`;
+
+test.skipIf(!root)(title, async () => {
   const lines: string[] = [];
   const result = await main({ tiny: true, outDir: out, log: (line) => lines.push(line) });
   const markdown = readFileSync(join(out, "results.md"), "utf8");

@@ -53,16 +53,23 @@ export function isolatedCommand(command: string[]): string[] {
   ];
 }
 
+/** Why this machine cannot run containers as the scenario needs, told without running any. */
+export function machineProblem(): string | undefined {
+  if (process.getuid?.() !== 0) return "needs root: runc, mounts and namespaces";
+  if (!readFileSync("/proc/filesystems", "utf8").includes("\toverlay\n")) {
+    return "kernel has no overlay filesystem (not in /proc/filesystems)";
+  }
+  const cgroups = existsSync("/sys/fs/cgroup") ? readdirSync("/sys/fs/cgroup") : [];
+  if (!cgroups.includes("cgroup.controllers") && !cgroups.includes("pids")) {
+    return "no cgroup hierarchy mounted at /sys/fs/cgroup (v2 or v1 pids)";
+  }
+  return undefined;
+}
+
 /** Throws Skip with the exact reason when this machine cannot run containers as needed. */
 export async function checkKernel(): Promise<void> {
-  if (process.getuid?.() !== 0) throw new Skip("needs root: runc, mounts and namespaces");
-  if (!readFileSync("/proc/filesystems", "utf8").includes("\toverlay\n")) {
-    throw new Skip("kernel has no overlay filesystem (not in /proc/filesystems)");
-  }
-  const cgroups = readdirSync("/sys/fs/cgroup");
-  if (!cgroups.includes("cgroup.controllers") && !cgroups.includes("pids")) {
-    throw new Skip("no cgroup hierarchy mounted at /sys/fs/cgroup (v2 or v1 pids)");
-  }
+  const problem = machineProblem();
+  if (problem) throw new Skip(problem);
   try {
     await run(isolatedCommand(["true"]), { timeoutMs: 30_000 });
   } catch (error) {
