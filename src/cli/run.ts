@@ -1,3 +1,4 @@
+import { fstatSync } from "node:fs";
 import { type ConfFile, parseConf, readLogKeys } from "../config/conf.ts";
 import { type LegacyConfig, readLegacyConfig } from "../config/legacy.ts";
 import { type FlagSettings, resolveSettings } from "../config/resolve.ts";
@@ -40,6 +41,12 @@ export async function runPlugin(
   plugin.log.info("plugin starting", { version: VERSION, mode: plugin.mode,
     plugin: `${identity.idx}-${identity.name}` });
   const handler = plugin.handler();
+  const unusable = plugin.prelaunched ? launchSocketProblem(fd!) : undefined;
+  if (unusable) {
+    plugin.log.error("plugin stopped; exiting", { error: unusable });
+    plugin.flushLog();
+    return 1;
+  }
   stopOnSignals(plugin, handler);
   const options = { identity, handler, log: plugin.log,
     registerTimeoutMs: flags.registerTimeoutMs, configureTimeoutMs: flags.configureTimeoutMs,
@@ -150,6 +157,18 @@ function announce(log: Logger, settings: Settings, legacy: LegacyConfig, warned:
     log.warn("no policy set: any pod author can point the snapshotter at any node path " +
       "or URL (see allowed_namespaces, allowed_prefetch_prefixes, allowed_url_schemes)");
   }
+}
+
+/** What is wrong with the runtime's NRI_PLUGIN_SOCKET, if anything. */
+function launchSocketProblem(value: string): string | undefined {
+  const named = `NRI_PLUGIN_SOCKET names fd ${value}`;
+  if (!/^[0-9]+$/.test(value)) return `NRI_PLUGIN_SOCKET is "${value}", not a file descriptor number`;
+  try {
+    if (!fstatSync(Number(value)).isSocket()) return `${named}, which is not a socket`;
+  } catch (error) {
+    return `${named}, which is not open (${(error as NodeJS.ErrnoException).code ?? error})`;
+  }
+  return undefined;
 }
 
 /** The first signal stops after the grace for queued requests; a second one at once. */

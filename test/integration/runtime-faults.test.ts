@@ -100,3 +100,24 @@ test("an NRI socket path that is not a socket is named as such", async () => {
   }
   expect(text).toContain(`NRI socket ${file} exists but is not a socket`);
 }, 30_000);
+
+test("an NRI_PLUGIN_SOCKET that is no usable socket is named, with what is wrong", async () => {
+  const dir = tempDir("fake-runtime-");
+  const conf = join(dir, "plugin.conf");
+  const log = join(dir, "plugin.log");
+  await Bun.write(conf, `log_file = "${log}"\nsyslog_socket = ""\n` +
+    `socket_address = "${join(dir, "system.sock")}"\n`);
+  const file = Bun.file(conf);
+  for (const [value, message] of [
+    ["99", "NRI_PLUGIN_SOCKET names fd 99, which is not open (EBADF)"],
+    ["abc", 'NRI_PLUGIN_SOCKET is \\"abc\\", not a file descriptor number'],
+    ["3", "NRI_PLUGIN_SOCKET names fd 3, which is not a socket"],
+  ]) {
+    const plugin = Bun.spawn([pluginBinary(), "--conf", conf], {
+      stdio: ["ignore", "ignore", "ignore", file], // fd 3: a regular file, not a socket
+      env: { NRI_PLUGIN_SOCKET: value!, NRI_PLUGIN_IDX: "03", NRI_PLUGIN_NAME: "prefetch" },
+    });
+    expect(await plugin.exited).toBe(1);
+    expect(await Bun.file(log).text()).toContain(message!);
+  }
+}, 30_000);
