@@ -11,7 +11,7 @@ import {
 import { PREFETCH_PATH } from "../prefetch/forwarder.ts";
 import { namespaceRefusal } from "../prefetch/policy.ts";
 import { prepareRequest } from "../prefetch/request.ts";
-import { normalizeReference } from "../prefetch/reference.ts";
+import { ImageReferenceError, normalizeReference } from "../prefetch/reference.ts";
 import { type DuplicateKey, findDuplicateKeys } from "./duplicate-keys.ts";
 import { readNamedFile } from "./failure.ts";
 
@@ -124,7 +124,17 @@ function explain(name: string, value: string, settings: Settings): CheckResult {
 function warnings(entries: PrefetchEntry[], settings: Settings): string[] {
   const out: string[] = [];
   for (const [index, entry] of entries.entries()) {
-    const qualified = normalizeReference(entry.image);
+    let qualified: string;
+    try {
+      qualified = normalizeReference(entry.image);
+    } catch (error) {
+      // Only without normalisation: prepareRequest refuses such a value otherwise.
+      if (!(error instanceof ImageReferenceError)) throw error;
+      out.push(`warning: element ${index}: image "${entry.image}" is not a valid image ` +
+        "reference; with normalize_image_references = false it is sent as written, and no " +
+        "image containerd records can match it");
+      qualified = entry.image;
+    }
     if (qualified !== entry.image) {
       out.push(settings.normalizeImageReferences
         ? `warning: element ${index}: image "${entry.image}" is sent as "${qualified}", ` +
