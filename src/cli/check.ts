@@ -21,10 +21,24 @@ export interface CheckResult {
   out: string[];
 }
 
+/** A YAML or JSON mapping. */
+type Mapping = Record<string, unknown>;
+
+/** One pod config or manifest of the file, and how its messages name it. */
+interface Located {
+  label: string;
+  document: Mapping;
+}
+
+/** A place in the file where a mapping belongs and something else is. */
+interface Problem {
+  problem: string;
+}
+
 interface PodDocument {
-  annotations?: Record<string, unknown>;
-  metadata?: { namespace?: string; name?: string; annotations?: Record<string, unknown> };
-  spec?: { template?: { metadata?: { annotations?: Record<string, unknown> } } };
+  annotations?: unknown;
+  metadata?: { namespace?: unknown; annotations?: unknown };
+  spec?: { template?: { metadata?: { annotations?: unknown } } };
 }
 
 /**
@@ -57,28 +71,96 @@ function confReport(path: string, unknownKeys: string[]): CheckResult {
 
 /** Checks every document (YAML streams, `kind: List`) that carries the annotation. */
 function checkPod(name: string, text: string, settings: Settings): CheckResult {
-  let documents: PodDocument[];
+  let parsed: unknown;
   try {
-    const parsed = Bun.YAML.parse(text) as PodDocument | PodDocument[] | null;
-    documents = (Array.isArray(parsed) ? parsed : [parsed ?? {}])
-      .flatMap((doc) => (doc as { items?: PodDocument[] })?.items ?? [doc ?? {}]);
+    parsed = Bun.YAML.parse(text);
   } catch (error) {
+    // The reader's error carries no position in the text, only the file can be named.
     return fail(`${name}: not valid YAML or JSON: ${errorText(error)}`);
   }
-  const results = documents.flatMap((document, index) => {
-    const label = documents.length > 1 ? `${name} (document ${index + 1})` : name;
-    return checkDocument(label, document, settings) ?? [];
+  const documents = podDocuments(name, parsed, text);
+  let carried = false;
+  const results = documents.flatMap((entry) => {
+    if ("problem" in entry) return [fail(entry.problem)];
+    const result = checkDocument(entry.label, entry.document, settings);
+    carried ||= result?.carried === true;
+    return result ? [result] : [];
   });
   // Said first: a repeat can be why the annotation is missing or not the one meant.
   const repeats = findDuplicateKeys(text).map((repeat) => repeatWarning(name, repeat));
-  if (results.length === 0) {
-    return { code: 1, out: [...repeats, `${name}: no ${PREFETCH_ANNOTATION} annotation ` +
-      "(looked in .annotations, .metadata.annotations and .spec.template.metadata.annotations)"] };
+  const out = [...repeats, ...results.flatMap((result) => result.out)];
+  if (!carried && documents.some((entry) => "document" in entry)) {
+    out.push(`${name}: no ${PREFETCH_ANNOTATION} annotation ` +
+      "(looked in .annotations, .metadata.annotations and .spec.template.metadata.annotations)");
   }
-  return {
-    code: results.some((result) => result.code !== 0) ? 1 : 0,
-    out: [...repeats, ...results.flatMap((result) => result.out)],
+  return { code: carried && results.every((result) => result.code === 0) ? 0 : 1, out };
+}
+
+/**
+ * The mappings to check, in order: the document, each document of a stream,
+ * each of a list's `items`. Anything else there (an empty item, a number, a
+ * list where a mapping belongs) is a problem naming where it is.
+ */
+function podDocuments(name: string, parsed: unknown, text: string): (Located | Problem)[] {
+  const found: (Located | Problem)[] = [];
+  const label = (...parts: string[]) =>
+    parts.length === 0 ? name : `${name} (${parts.join(", ")})`;
+  // A list's items are taken as they are: a list inside a list is not looked into.
+  const add = (value: unknown, parts: string[], item = false) => {
+    if (!isMapping(value)) {
+      found.push({ problem: `${label(...parts)}: ${shape(value)}, where a pod config or ` +
+        "Kubernetes object (a mapping) belongs" });
+    } else if (item || !Object.hasOwn(value, "items")) {
+      found.push({ label: label(...parts), document: value });
+    } else if (!Array.isArray(value.items)) {
+      found.push({ problem: `${label(...parts)}: items is ${shape(value.items)}, not a list` });
+    } else {
+      value.items.forEach((entry, index) => add(entry, [...parts, `items[${index}]`], true));
+    }
   };
+  if (Array.isArray(parsed) && isStream(text)) {
+    // Empty documents of a stream (a trailing ---) are passed over, as kubectl does.
+    parsed.forEach((value, index) => {
+      if (value !== null) add(value, [`document ${index + 1}`]);
+    });
+  } else if (parsed !== null && parsed !== undefined) {
+    add(parsed, []);
+  }
+  if (found.length === 0) {
+    found.push({ problem: `${name}: no document (the file is empty, or holds only comments ` +
+      "or null)" });
+  }
+  return found;
+}
+
+/**
+ * Whether a parsed list is a stream of documents rather than one document
+ * that is a list: a stream has a `---` line after some content, or two of them.
+ */
+function isStream(text: string): boolean {
+  let content = false;
+  let markers = 0;
+  for (const line of text.split("\n")) {
+    if (/^---(?:[ \t]|\r?$)/.test(line)) {
+      if (content || ++markers > 1) return true;
+    } else if (!/^\s*(?:#.*)?\r?$/.test(line) && !line.startsWith("%")) {
+      content = true;
+    }
+  }
+  return false;
+}
+
+function isMapping(value: unknown): value is Mapping {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** What a value that should have been a mapping is, in words. */
+function shape(value: unknown): string {
+  if (value === null || value === undefined) return "empty (null)";
+  if (Array.isArray(value)) return "a list";
+  if (isMapping(value)) return "a mapping";
+  if (typeof value === "string") return `a string (${JSON.stringify(value.slice(0, 40))})`;
+  return `a ${typeof value} (${String(value)})`;
 }
 
 /** The YAML reader keeps the last of two equal keys; kubectl may refuse the file instead. */
@@ -89,16 +171,19 @@ function repeatWarning(name: string, { key, path, line, firstLine }: DuplicateKe
     "may refuse the file or read it differently";
 }
 
-function checkDocument(name: string, document: PodDocument, settings: Settings) {
-  const annotations = document.annotations ?? document.metadata?.annotations ??
-    document.spec?.template?.metadata?.annotations ?? {};
+function checkDocument(name: string, document: Mapping, settings: Settings) {
+  const { annotations: top, metadata, spec } = document as PodDocument;
+  const annotations = top ?? metadata?.annotations ?? spec?.template?.metadata?.annotations ?? {};
+  if (!isMapping(annotations) || !Object.hasOwn(annotations, PREFETCH_ANNOTATION)) return undefined;
   const value = annotations[PREFETCH_ANNOTATION];
-  if (value === undefined) return undefined;
-  if (typeof value !== "string") return fail(`${name}: ${PREFETCH_ANNOTATION} must be a string`);
-  const namespace = document.metadata?.namespace ?? "default";
+  if (typeof value !== "string") {
+    return { ...fail(`${name}: ${PREFETCH_ANNOTATION} must be a string`), carried: true };
+  }
+  const namespace = typeof metadata?.namespace === "string" ? metadata.namespace : "default";
   const refusal = namespaceRefusal(namespace, settings.policy);
-  if (refusal) return fail(`${name}: skipped by policy: ${refusal}`);
-  return explain(name, value, settings);
+  const result = refusal ? fail(`${name}: skipped by policy: ${refusal}`)
+    : explain(name, value, settings);
+  return { ...result, carried: true };
 }
 
 function explain(name: string, value: string, settings: Settings): CheckResult {

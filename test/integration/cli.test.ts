@@ -80,6 +80,16 @@ describe("check", () => {
     expect(out).toContain("is not under any of allowed_prefetch_prefixes");
   });
 
+  test("a kind: List with a null item is named in words, without a stack trace", () => {
+    const file = join(tempDir(), "l.yaml");
+    writeFileSync(file, "kind: List\nitems:\n- null\n");
+    const { code, out, err } = run(["check", file]);
+    expect(code).toBe(1);
+    expect(err).toBe("");
+    expect(out).toBe(`${file} (items[0]): empty (null), where a pod config or Kubernetes ` +
+      "object (a mapping) belongs\n");
+  });
+
   test("check --conf alone validates a .conf and names a bad key", () => {
     expect(run(["check", "--conf", join(fixtures, "prefetchfiles-nri-plugin.conf")]).code)
       .toBe(0);

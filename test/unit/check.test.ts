@@ -24,6 +24,65 @@ function checkText(text: string, conf?: string) {
   return { ...result, path, text: result.out.join("\n") };
 }
 
+describe("check: a document of an odd shape is named, never a crash (exit 1)", () => {
+  for (const [what, text, message] of [
+    ["a null item of a List", "kind: List\nitems:\n- null\n",
+      " (items[0]): empty (null), where a pod config or Kubernetes object (a mapping) belongs"],
+    ["a number at the top", "42\n", ": a number (42), where a pod config"],
+    ["a string at the top", '"pod"\n', ': a string ("pod"), where a pod config'],
+    ["a list at the top", "- a: 1\n- b: 2\n", ": a list, where a pod config"],
+    ["a JSON list at the top", '[{"annotations": {}}]', ": a list, where a pod config"],
+    ["items that are a number", "kind: List\nitems: 5\n", ": items is a number (5), not a list"],
+    ["items that are a mapping", "kind: List\nitems: {a: 1}\n",
+      ": items is a mapping, not a list"],
+    ["an empty file", "", ": no document (the file is empty, or holds only comments or null)"],
+    ["only comments", "# nothing\n", ": no document"],
+    ["null", "null\n", ": no document"],
+    ["only empty documents", "---\n---\n", ": no document"],
+  ] as const) {
+    test(what, () => {
+      const result = checkText(text);
+      expect(result.code).toBe(1);
+      expect(result.out[0]).toStartWith(`${result.path}${message}`);
+    });
+  }
+
+  test("a stream names the document and item; the others are still checked", () => {
+    const pod = `apiVersion: v1\nkind: Pod\nmetadata:\n  annotations:\n    ${KEY}: '[]'\n`;
+    const result = checkText(`kind: Service\n---\n- 1\n---\nkind: List\nitems: [null, 3]\n---\n` +
+      pod);
+    expect(result.code).toBe(1);
+    expect(result.out).toEqual([
+      `${result.path} (document 2): a list, where a pod config or Kubernetes object (a mapping) ` +
+        "belongs",
+      `${result.path} (document 3, items[0]): empty (null), where a pod config or Kubernetes ` +
+        "object (a mapping) belongs",
+      `${result.path} (document 3, items[1]): a number (3), where a pod config or Kubernetes ` +
+        "object (a mapping) belongs",
+      `${result.path} (document 4): empty list; nothing is sent`,
+    ]);
+  });
+
+  test("an empty document of a stream (a trailing ---) is passed over", () => {
+    const result = checkText(`annotations:\n  ${KEY}: '[]'\n---\n`);
+    expect(result.code).toBe(0);
+    expect(result.out).toEqual([`${result.path} (document 1): empty list; nothing is sent`]);
+  });
+
+  test("a single document that starts with --- is not a stream", () => {
+    const result = checkText("---\n- 1\n");
+    expect(result.out).toEqual([`${result.path}: a list, where a pod config or Kubernetes ` +
+      "object (a mapping) belongs"]);
+  });
+
+  test("a List item without the annotation next to a bad one: both are said", () => {
+    const result = checkText("kind: List\nitems:\n- null\n- metadata: {name: a}\n");
+    expect(result.code).toBe(1);
+    expect(result.text).toContain("(items[0]): empty (null)");
+    expect(result.text).toContain(`${result.path}: no ${KEY} annotation`);
+  });
+});
+
 describe("check with normalize_image_references = false", () => {
   const conf = 'syslog_socket = ""\nnormalize_image_references = false\n';
   const pod = (image: string) =>
@@ -49,4 +108,11 @@ describe("check with normalize_image_references = false", () => {
     expect(result.out).toEqual([`${result.path}: annotation ${KEY}: element 0: "NGINX!!" is ` +
       "not a valid image reference"]);
   });
+});
+
+test("a YAML syntax error names the file", () => {
+  const result = checkText("a: [1,\nb: }\n");
+  expect(result.code).toBe(1);
+  expect(result.out).toEqual([`${result.path}: not valid YAML or JSON: YAML Parse error: ` +
+    "Unexpected token"]);
 });
