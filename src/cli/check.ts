@@ -35,11 +35,15 @@ interface Problem {
   problem: string;
 }
 
-interface PodDocument {
-  annotations?: unknown;
-  metadata?: { namespace?: unknown; annotations?: unknown };
-  spec?: { template?: { metadata?: { annotations?: unknown } } };
-}
+/** Where the annotation may be, as the messages name each place. */
+const PLACES = {
+  top: { keys: ["annotations"], text: ".annotations", gets: "what crictl passes to the runtime" },
+  metadata: { keys: ["metadata", "annotations"], text: ".metadata.annotations",
+    gets: "the pod's own annotations" },
+  template: { keys: ["spec", "template", "metadata", "annotations"],
+    text: ".spec.template.metadata.annotations", gets: "what the pods it creates carry" },
+} as const;
+type Place = (typeof PLACES)[keyof typeof PLACES];
 
 /**
  * `check [--conf FILE] FILE|-`: validates a pod's prefetch annotation by the
@@ -90,8 +94,8 @@ function checkPod(name: string, text: string, settings: Settings): CheckResult {
   const repeats = findDuplicateKeys(text).map((repeat) => repeatWarning(name, repeat));
   const out = [...repeats, ...results.flatMap((result) => result.out)];
   if (!carried && documents.some((entry) => "document" in entry)) {
-    out.push(`${name}: no ${PREFETCH_ANNOTATION} annotation ` +
-      "(looked in .annotations, .metadata.annotations and .spec.template.metadata.annotations)");
+    out.push(`${name}: no ${PREFETCH_ANNOTATION} annotation (looked in ` +
+      `${PLACES.top.text}, ${PLACES.metadata.text} and ${PLACES.template.text})`);
   }
   return { code: carried && results.every((result) => result.code === 0) ? 0 : 1, out };
 }
@@ -172,18 +176,63 @@ function repeatWarning(name: string, { key, path, line, firstLine }: DuplicateKe
 }
 
 function checkDocument(name: string, document: Mapping, settings: Settings) {
-  const { annotations: top, metadata, spec } = document as PodDocument;
-  const annotations = top ?? metadata?.annotations ?? spec?.template?.metadata?.annotations ?? {};
-  if (!isMapping(annotations) || !Object.hasOwn(annotations, PREFETCH_ANNOTATION)) return undefined;
-  const value = annotations[PREFETCH_ANNOTATION];
-  if (typeof value !== "string") {
-    return { ...fail(`${name}: ${PREFETCH_ANNOTATION} must be a string`), carried: true };
+  const problems: string[] = [];
+  const found: { place: Place; value: unknown }[] = [];
+  for (const place of placesFor(document)) {
+    const annotations = lookUp(document, place, (problem) => problems.push(`${name}: ${problem}`));
+    if (annotations && Object.hasOwn(annotations, PREFETCH_ANNOTATION)) {
+      found.push({ place, value: annotations[PREFETCH_ANNOTATION] });
+    }
   }
-  const namespace = typeof metadata?.namespace === "string" ? metadata.namespace : "default";
+  if (found.length === 0) {
+    return problems.length > 0 ? { code: 1 as const, out: problems, carried: false } : undefined;
+  }
+  const [used] = found as [(typeof found)[0]];
+  const warnings = found.slice(1)
+    .filter((other) => JSON.stringify(other.value) !== JSON.stringify(used.value))
+    .map((other) => `warning: ${name}: ${PREFETCH_ANNOTATION} is in ${used.place.text} and in ` +
+      `${other.place.text} with different values; the one in ${used.place.text} is checked ` +
+      `(${used.place.gets})`);
+  const result = checkValue(name, document, used.value, settings);
+  return {
+    code: problems.length > 0 ? 1 as const : result.code,
+    out: [...warnings, ...problems, ...result.out],
+    carried: true,
+  };
+}
+
+/**
+ * The places in the order they reach the pod: a workload's pod template
+ * first; then, for a Kubernetes object (it has apiVersion), its metadata, and
+ * for a crictl pod config the top-level annotations.
+ */
+function placesFor(document: Mapping): Place[] {
+  return typeof document.apiVersion === "string"
+    ? [PLACES.template, PLACES.metadata, PLACES.top]
+    : [PLACES.template, PLACES.top, PLACES.metadata];
+}
+
+/** The annotations mapping at `place`; a step that is there but no mapping is reported. */
+function lookUp(document: Mapping, place: Place, report: (problem: string) => void) {
+  let value: unknown = document;
+  for (const [index, key] of place.keys.entries()) {
+    value = (value as Mapping)[key];
+    if (value === undefined || value === null) return undefined;
+    if (!isMapping(value)) {
+      report(`.${place.keys.slice(0, index + 1).join(".")} is ${shape(value)}, not a mapping`);
+      return undefined;
+    }
+  }
+  return value as Mapping;
+}
+
+function checkValue(name: string, document: Mapping, value: unknown, settings: Settings) {
+  if (typeof value !== "string") return fail(`${name}: ${PREFETCH_ANNOTATION} must be a string`);
+  const metadata = isMapping(document.metadata) ? document.metadata : {};
+  const namespace = typeof metadata.namespace === "string" ? metadata.namespace : "default";
   const refusal = namespaceRefusal(namespace, settings.policy);
-  const result = refusal ? fail(`${name}: skipped by policy: ${refusal}`)
-    : explain(name, value, settings);
-  return { ...result, carried: true };
+  if (refusal) return fail(`${name}: skipped by policy: ${refusal}`);
+  return explain(name, value, settings);
 }
 
 function explain(name: string, value: string, settings: Settings): CheckResult {

@@ -39,6 +39,9 @@ describe("check: a document of an odd shape is named, never a crash (exit 1)", (
     ["only comments", "# nothing\n", ": no document"],
     ["null", "null\n", ": no document"],
     ["only empty documents", "---\n---\n", ": no document"],
+    ["metadata that is a number", "metadata: 5\n", ": .metadata is a number (5), not a mapping"],
+    ["annotations that are a list", "annotations: [a]\n",
+      ": .annotations is a list, not a mapping"],
   ] as const) {
     test(what, () => {
       const result = checkText(text);
@@ -80,6 +83,68 @@ describe("check: a document of an odd shape is named, never a crash (exit 1)", (
     expect(result.code).toBe(1);
     expect(result.text).toContain("(items[0]): empty (null)");
     expect(result.text).toContain(`${result.path}: no ${KEY} annotation`);
+  });
+});
+
+describe("check looks for the annotation in every place and uses the one that has it", () => {
+  const value = '[{"image":"docker.io/library/nginx:latest","prefetch":"/lists/nginx"}]';
+
+  test("a Deployment with its own annotations and the key only in the pod template", () => {
+    const result = checkText("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n" +
+      '  annotations:\n    deployment.kubernetes.io/revision: "1"\nspec:\n  template:\n' +
+      `    metadata:\n      annotations:\n        ${KEY}: '${value}'\n`);
+    expect(result.code).toBe(0);
+    expect(result.out).toEqual([
+      `${result.path}: ok; would send PUT /api/v1/prefetch to ${flags.socketAddress} ` +
+        `(${value.length} bytes):`,
+      value,
+    ]);
+  });
+
+  test("other annotations at the top and the key only in metadata.annotations", () => {
+    const result = checkText(`annotations:\n  team: web\nmetadata:\n  name: p\n  annotations:\n` +
+      `    ${KEY}: '[]'\n`);
+    expect(result.code).toBe(0);
+    expect(result.out).toEqual([`${result.path}: empty list; nothing is sent`]);
+  });
+
+  test("a Deployment carrying two different values: the template's is used, with a warning",
+    () => {
+      const result = checkText(`apiVersion: apps/v1\nkind: Deployment\nmetadata:\n` +
+        `  annotations:\n    ${KEY}: '[1]'\nspec:\n  template:\n    metadata:\n` +
+        `      annotations:\n        ${KEY}: '[]'\n`);
+      expect(result.code).toBe(0);
+      expect(result.out).toEqual([
+        `warning: ${result.path}: ${KEY} is in .spec.template.metadata.annotations and in ` +
+          ".metadata.annotations with different values; the one in " +
+          ".spec.template.metadata.annotations is checked (what the pods it creates carry)",
+        `${result.path}: empty list; nothing is sent`,
+      ]);
+    });
+
+  test("a Pod manifest carrying two different values: metadata's is used, with a warning", () => {
+    const result = checkText(`apiVersion: v1\nkind: Pod\nannotations:\n  ${KEY}: '[]'\n` +
+      `metadata:\n  annotations:\n    ${KEY}: '[1]'\n`);
+    expect(result.code).toBe(1);
+    expect(result.out[0]).toBe(`warning: ${result.path}: ${KEY} is in .metadata.annotations ` +
+      "and in .annotations with different values; the one in .metadata.annotations is " +
+      "checked (the pod's own annotations)");
+    expect(result.text).toContain("annotation containerd.io/nydus-prefetch: element 0");
+  });
+
+  test("a crictl pod config carrying two different values: the top-level one is used", () => {
+    const result = checkText(`metadata:\n  annotations:\n    ${KEY}: '[1]'\n` +
+      `annotations:\n  ${KEY}: '[]'\n`);
+    expect(result.code).toBe(0);
+    expect(result.out[0]).toContain("the one in .annotations is checked " +
+      "(what crictl passes to the runtime)");
+  });
+
+  test("the same value in two places: no warning", () => {
+    const result = checkText(`apiVersion: v1\nkind: Pod\nannotations:\n  ${KEY}: '[]'\n` +
+      `metadata:\n  annotations:\n    ${KEY}: '[]'\n`);
+    expect(result.code).toBe(0);
+    expect(result.out).toEqual([`${result.path}: empty list; nothing is sent`]);
   });
 });
 
