@@ -1,16 +1,21 @@
 import {
-  chmodSync,
-  copyFileSync,
+  closeSync,
+  fchmodSync,
+  fsyncSync,
   lstatSync,
   mkdirSync,
+  mkdtempSync,
+  openSync,
   readdirSync,
+  readSync,
   renameSync,
   rmSync,
   type Stats,
   statSync,
   writeFileSync,
+  writeSync,
 } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { DEFAULT_SOCKET_ADDRESS } from "../config/settings.ts";
 import { checkIdentity, splitIndexedName } from "../nri/identity.ts";
 import { UsageError } from "./args.ts";
@@ -42,32 +47,101 @@ export function install(options: InstallOptions): string[] {
     throw new UsageError(`--socket-addr must be an absolute path, got "${options.socketAddress}"`);
   }
   const target = join(pluginPath, `${idx}-${PLUGIN_BASENAME}`);
-  // Copied under another name without the execute bit (containerd skips such files),
-  // then renamed: containerd never sees half a file or a second plugin.
-  const staging = `${target}.new`;
   const conf = confFile(options);
   expect("install", pluginPath, "folder", "--plugin-path");
   expect("install", configPath, "folder", "--plugin-config-path");
   expect("install", target, "file", "--plugin-path or --idx");
-  expect("install", staging, "file", "--plugin-path or --idx");
   const confKind = expect("install", conf, "file", "--plugin-config-path or --idx");
   const out = neighbourWarnings(pluginPath, idx);
   mkdirSync(pluginPath, { recursive: true });
+  out.push(...removeLeftovers(pluginPath));
   const confLine = confKind === "file" && !options.force
     ? `kept existing ${conf} (--force replaces it)`
     : writeConf(conf, options);
-  rmSync(staging, { force: true }); // a leftover, or a link copyFileSync would write through
-  try {
-    copyFileSync(options.executable, staging);
-    chmodSync(staging, 0o644);
-    renameSync(staging, target);
-  } finally {
-    rmSync(staging, { force: true });
-  }
-  chmodSync(target, 0o755);
+  placeExecutable(options.executable, pluginPath, target);
   out.push(`installed ${target}`, confLine);
   out.push("", ...containerdLines(pluginPath, configPath));
   return out;
+}
+
+/**
+ * Folders install copies the executable in before renaming it into place.
+ * containerd launches every executable file directly in plugin_path, and
+ * refuses to start any plugin when one of them is not named NN-name, but it
+ * never looks inside a folder: neither a half-copied file nor an executable
+ * one under another name is ever seen.
+ */
+const STAGING_PREFIX = `.${PLUGIN_BASENAME}.staging-`;
+const STAGING = /^\.prefetchfiles-nri-plugin\.staging-.{6}$/;
+/** Where earlier versions staged the copy, a name containerd would launch. */
+const OLD_STAGING = /^[0-9]{2}-prefetchfiles-nri-plugin\.new$/;
+
+/**
+ * Copies the executable into a new staging folder without any execute bit,
+ * makes it executable once complete and on disk, then renames it over
+ * `target` in one step. The folder goes whatever happens; one left by a
+ * killed install is removed by the next.
+ */
+function placeExecutable(executable: string, pluginPath: string, target: string): void {
+  const staging = mkdtempSync(join(pluginPath, STAGING_PREFIX));
+  try {
+    const staged = join(staging, basename(target));
+    try {
+      copyFile(executable, staged);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException)?.code === undefined) throw error;
+      throw new CommandError(`cannot install: copying ${executable} to ${target} failed: ` +
+        fileProblem(error));
+    }
+    renameSync(staged, target);
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+function copyFile(source: string, destination: string): void {
+  const input = openSync(source, "r");
+  try {
+    const output = openSync(destination, "wx", 0o600);
+    try {
+      const buffer = Buffer.allocUnsafe(1 << 20);
+      for (let read; (read = readSync(input, buffer, 0, buffer.length, null)) > 0;) {
+        for (let written = 0; written < read;) {
+          written += writeSync(output, buffer, written, read - written);
+        }
+      }
+      fchmodSync(output, 0o755);
+      fsyncSync(output);
+    } finally {
+      closeSync(output);
+    }
+  } finally {
+    closeSync(input);
+  }
+}
+
+/** Removes what an interrupted install left in plugin_path; says what it removed. */
+function removeLeftovers(pluginPath: string): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(pluginPath)) {
+    if (!isLeftover(entry)) continue;
+    const path = join(pluginPath, entry);
+    let stat: Stats;
+    try {
+      stat = lstatSync(path);
+    } catch {
+      continue; // gone since the listing
+    }
+    // An old staging name that is a folder was not made by install: leave it.
+    if (OLD_STAGING.test(entry) && stat.isDirectory()) continue;
+    rmSync(path, { recursive: stat.isDirectory(), force: true });
+    out.push(`removed ${path}, left by an interrupted install`);
+  }
+  return out;
+}
+
+function isLeftover(entry: string): boolean {
+  return STAGING.test(entry) || OLD_STAGING.test(entry);
 }
 
 /** Removes what install put in place; keeps the .conf when asked to. */
@@ -165,7 +239,7 @@ function neighbourWarnings(pluginPath: string, idx: string): string[] {
     } catch {
       continue; // a link to nothing, or gone since the listing
     }
-    if (!stat.isFile() || (stat.mode & 0o111) === 0) continue;
+    if (!stat.isFile() || (stat.mode & 0o111) === 0 || isLeftover(entry)) continue;
     const split = splitIndexedName(entry);
     if (!split) {
       out.push(`warning: ${path} is not named NN-name; containerd then starts no NRI plugin`);

@@ -1,7 +1,7 @@
 // The compiled executable's commands, as an operator runs them.
 import { afterEach, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync,
-  writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync,
+  rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pluginBinary } from "../support/plugin-binary.ts";
@@ -190,6 +190,53 @@ describe("install and uninstall", () => {
     expect(out).toContain("looks like another prefetch plugin");
   });
 
+  /**
+   * What containerd's NRI would launch from `dir` (every regular file with an
+   * execute bit; a name that is not NN-name makes it start none), each with
+   * whether it is the whole executable.
+   */
+  function launchable(dir: string) {
+    const entries = existsSync(dir) ? readdirSync(dir) : [];
+    return entries.flatMap((name) => {
+      try {
+        const stat = lstatSync(join(dir, name));
+        if (!stat.isFile() || (stat.mode & 0o111) === 0) return [];
+        return [{ name, whole: stat.size === statSync(pluginBinary()).size }];
+      } catch {
+        return []; // renamed or removed since the listing
+      }
+    });
+  }
+
+  test("an install killed mid-copy leaves nothing containerd would launch, and the next " +
+    "install removes what it left", async () => {
+    const { plugins, conf } = paths();
+    const args = ["install", "--plugin-path", plugins, "--plugin-config-path", conf];
+    const child = Bun.spawn([pluginBinary(), ...args], { stdout: "ignore", stderr: "ignore",
+      env: {} });
+    let staging: string | undefined;
+    const deadline = Date.now() + 10_000;
+    while (staging === undefined && child.exitCode === null && Date.now() < deadline) {
+      // At every moment: nothing half-copied or misnamed that containerd would run.
+      expect(launchable(plugins).filter((entry) => entry.name !== "03-prefetchfiles-nri-plugin" ||
+        !entry.whole)).toEqual([]);
+      staging = (existsSync(plugins) ? readdirSync(plugins) : [])
+        .find((name) => name.startsWith("."));
+    }
+    child.kill("SIGKILL");
+    await child.exited;
+    expect(staging).toBeDefined(); // the copy was caught under way
+    expect(launchable(plugins)).toEqual([]);
+    expect(readdirSync(plugins)).toEqual([staging!]);
+
+    const { code, out } = run(args);
+    expect(code).toBe(0);
+    expect(out).toContain(`removed ${join(plugins, staging!)}, left by an interrupted install`);
+    expect(out).not.toContain("warning");
+    expect(readdirSync(plugins)).toEqual(["03-prefetchfiles-nri-plugin"]);
+    expect(launchable(plugins)).toEqual([{ name: "03-prefetchfiles-nri-plugin", whole: true }]);
+  });
+
   test("uninstall removes both files; --keep-conf keeps the .conf", () => {
     const { plugins, conf } = paths();
     const where = ["--plugin-path", plugins, "--plugin-config-path", conf];
@@ -245,7 +292,7 @@ describe("command-line mistakes", () => {
       run(["install", "--plugin-path", join(root, "p"), "--plugin-config-path", join(root, "c")]);
       const conf = readFileSync(join(root, "c/03-prefetchfiles-nri-plugin.conf"), "utf8");
       expect(conf).toContain('# socket_address = "/run/containerd-nydus/system.sock"');
-      expect(existsSync(join(root, "p/03-prefetchfiles-nri-plugin.new"))).toBe(false);
+      expect(readdirSync(join(root, "p"))).toEqual(["03-prefetchfiles-nri-plugin"]);
     });
 });
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync,
-  symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync,
+  rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CommandError } from "../../src/cli/failure.ts";
@@ -112,6 +112,95 @@ describe("install", () => {
     install(node.options());
     expect(readFileSync(victim, "utf8")).toBe("keep me\n");
     expect(readdirSync(node.plugins)).toEqual([PLUGIN]);
+  });
+});
+
+/**
+ * What containerd's NRI makes of a plugin folder: it launches every regular
+ * file with an execute bit, and starts none when one is not named NN-name.
+ * Folders are skipped; it never looks inside them.
+ */
+function launched(entries: { name: string; type: string; mode: number }[]): string[] {
+  return entries.filter((entry) => entry.type === "f" && (entry.mode & 0o111) !== 0)
+    .map((entry) => entry.name);
+}
+
+describe("install stages the copy where containerd never launches it", () => {
+  test("while the copy runs, plugin_path holds nothing containerd would launch or refuse",
+    async () => {
+      const node = layout();
+      const fifo = join(node.root, "executable.fifo");
+      const snapshot = join(node.root, "snapshot");
+      expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+      // The executable arrives in two parts; between them, the folder is looked at.
+      const writer = Bun.spawn(["sh", "-c", `
+        exec 3>"$FIFO"
+        printf 'first part\\n' >&3
+        i=0
+        while [ -z "$(find "$PLUGINS" -type f -size +0c 2>/dev/null)" ] && [ $i -lt 300 ]; do
+          sleep 0.01; i=$((i+1))
+        done
+        find "$PLUGINS" -mindepth 1 -printf '%d %P %m %y\\n' > "$SNAPSHOT"
+        printf 'second part\\n' >&3
+        exec 3>&-`], { env: { FIFO: fifo, PLUGINS: node.plugins, SNAPSHOT: snapshot,
+        PATH: process.env.PATH ?? "/usr/bin:/bin" } });
+      try {
+        install({ ...node.options(), executable: fifo });
+      } catch (error) {
+        writer.kill(); // it may wait for a reader that is gone
+        throw error;
+      }
+      expect(await writer.exited).toBe(0);
+      const seen = readFileSync(snapshot, "utf8").trim().split("\n").map((line) => {
+        const [depth, name, mode, type] = line.split(" ");
+        return { depth: Number(depth), name: name!, mode: parseInt(mode!, 8), type: type! };
+      });
+      const top = seen.filter((entry) => entry.depth === 1);
+      expect(launched(top)).toEqual([]);
+      expect(top.map((entry) => entry.name).filter((name) => /^[0-9]{2}-/.test(name))).toEqual([]);
+      // The half-written copy was seen, inside a folder, without any execute bit.
+      const staged = seen.filter((entry) => entry.depth === 2 && entry.type === "f");
+      expect(staged.map((entry) => entry.name))
+        .toEqual([expect.stringMatching(new RegExp(`^\\.[^/]+/${PLUGIN}$`))]);
+      expect(staged[0]!.mode & 0o111).toBe(0);
+      expect(readFileSync(node.binary, "utf8")).toBe("first part\nsecond part\n");
+      expect(statSync(node.binary).mode & 0o777).toBe(0o755);
+      expect(readdirSync(node.plugins)).toEqual([PLUGIN]);
+    });
+
+  test("what an interrupted install left is removed, and not warned about as a plugin", () => {
+    const node = layout();
+    const staging = join(node.plugins, ".prefetchfiles-nri-plugin.staging-Ab12Cd");
+    mkdirSync(staging, { recursive: true });
+    writeFileSync(join(staging, PLUGIN), "half");
+    for (const name of [`${PLUGIN}.new`, "05-prefetchfiles-nri-plugin.new"]) {
+      writeFileSync(join(node.plugins, name), "half");
+      chmodSync(join(node.plugins, name), 0o755);
+    }
+    const out = install(node.options());
+    expect(out.filter((line) => line.startsWith("warning"))).toEqual([]);
+    for (const name of [".prefetchfiles-nri-plugin.staging-Ab12Cd", `${PLUGIN}.new`,
+      "05-prefetchfiles-nri-plugin.new"]) {
+      expect(out).toContain(`removed ${join(node.plugins, name)}, left by an interrupted install`);
+    }
+    expect(readdirSync(node.plugins)).toEqual([PLUGIN]);
+  });
+
+  test("a folder under the old staging name was not made by install and stays", () => {
+    const node = layout();
+    mkdirSync(join(node.plugins, `${PLUGIN}.new`), { recursive: true });
+    install(node.options());
+    expect(readdirSync(node.plugins).sort()).toEqual([PLUGIN, `${PLUGIN}.new`]);
+  });
+
+  test("a copy that fails is named and leaves nothing in plugin_path", () => {
+    const node = layout();
+    const folder = join(node.root, "not-a-file");
+    mkdirSync(folder);
+    const message = refusal(() => install({ ...node.options(), executable: folder }));
+    expect(message).toBe(`cannot install: copying ${folder} to ${node.binary} failed: ` +
+      "it is a folder, not a file");
+    expect(readdirSync(node.plugins)).toEqual([]);
   });
 });
 
