@@ -15,7 +15,7 @@ import {
   writeFileSync,
   writeSync,
 } from "node:fs";
-import { basename, join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { DEFAULT_SOCKET_ADDRESS } from "../config/settings.ts";
 import { checkIdentity, splitIndexedName } from "../nri/identity.ts";
 import { UsageError } from "./args.ts";
@@ -251,13 +251,14 @@ function neighbourWarnings(pluginPath: string, idx: string): string[] {
   return out;
 }
 
+/** The lines for containerd's config; its paths absolute, as containerd runs elsewhere. */
 function containerdLines(pluginPath: string, configPath: string): string[] {
   return [
     "Add to containerd's config (config.toml), then restart containerd:",
     '  [plugins."io.containerd.nri.v1.nri"]',
     "    disable = false",
-    `    plugin_path = "${pluginPath}"`,
-    `    plugin_config_path = "${configPath}"`,
+    `    plugin_path = ${JSON.stringify(resolve(pluginPath))}`,
+    `    plugin_config_path = ${JSON.stringify(resolve(configPath))}`,
     "and make sure nydus-snapshotter runs with [system] enable = true.",
   ];
 }

@@ -237,6 +237,17 @@ describe("install and uninstall", () => {
     expect(launchable(plugins)).toEqual([{ name: "03-prefetchfiles-nri-plugin", whole: true }]);
   });
 
+  test("a relative --plugin-path: containerd's lines name the folders by absolute path", () => {
+    const root = tempDir();
+    const result = Bun.spawnSync([pluginBinary(), "install", "--plugin-path", "relp",
+      "--plugin-config-path", "relc"], { cwd: root, env: {}, stdout: "pipe", stderr: "pipe" });
+    expect(result.exitCode).toBe(0);
+    const out = result.stdout.toString();
+    expect(out).toContain(`    plugin_path = "${join(root, "relp")}"\n`);
+    expect(out).toContain(`    plugin_config_path = "${join(root, "relc")}"\n`);
+    expect(existsSync(join(root, "relp/03-prefetchfiles-nri-plugin"))).toBe(true);
+  });
+
   test("uninstall removes both files; --keep-conf keeps the .conf", () => {
     const { plugins, conf } = paths();
     const where = ["--plugin-path", plugins, "--plugin-config-path", conf];

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync,
   rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { CommandError } from "../../src/cli/failure.ts";
 import { install, uninstall } from "../../src/cli/install.ts";
 
@@ -202,6 +202,15 @@ describe("install stages the copy where containerd never launches it", () => {
       "it is a folder, not a file");
     expect(readdirSync(node.plugins)).toEqual([]);
   });
+});
+
+test("install prints containerd's lines with absolute paths, even for relative flags", () => {
+  const node = layout();
+  const out = install({ ...node.options(), pluginPath: relative(process.cwd(), node.plugins),
+    configPath: relative(process.cwd(), node.confDir) });
+  expect(out).toContain(`    plugin_path = "${node.plugins}"`);
+  expect(out).toContain(`    plugin_config_path = "${node.confDir}"`);
+  expect(existsSync(node.binary)).toBe(true);
 });
 
 describe("uninstall", () => {
