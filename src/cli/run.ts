@@ -171,12 +171,19 @@ function launchSocketProblem(value: string): string | undefined {
   return undefined;
 }
 
-/** The first signal stops after the grace for queued requests; a second one at once. */
+/**
+ * The first signal stops after the grace for queued requests; a second one at
+ * once, logging what was still queued. SIGHUP (a closed terminal) is a stop too.
+ */
 function stopOnSignals(plugin: PluginProcess, handler: PrefetchHandler): void {
   let stopping = false;
-  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
     process.on(signal, async () => {
-      if (stopping) process.exit(0);
+      if (stopping) {
+        handler.stopNow();
+        plugin.flushLog();
+        process.exit(0);
+      }
       stopping = true;
       plugin.log.info("stopping on signal", { signal });
       await handler.stop(STOP_GRACE_MS);

@@ -30,6 +30,9 @@ export interface QueueOptions {
 interface Item {
   request: DeliveryRequest;
   expiresAt: number;
+  /** How long its pod start waits, and whether it then takes the request back. */
+  budgetMs: number;
+  withdraw: boolean;
   lastError?: string;
   /** Taken back by its pod start: not retried, whatever the attempt in flight does. */
   withdrawn?: boolean;
@@ -44,9 +47,10 @@ const MAX_BACKOFF_MS = 500;
 /**
  * Delivers requests one at a time, oldest first, so requests for the same
  * image reach the snapshotter in the order their pods started. A pod start
- * waits for its request only as long as its budget; after that the request
- * stays queued and is retried with backoff until its window closes. The queue
- * is bounded in requests and bytes; the oldest waiting request gives way.
+ * waits for its request only as long as its budget (or not at all once the
+ * snapshotter is found not listening); after that the request stays queued
+ * and is retried with backoff until its window closes. The queue is bounded
+ * in requests and bytes; the oldest waiting request gives way.
  */
 export class DeliveryQueue {
   private readonly items: Item[] = [];
@@ -80,22 +84,24 @@ export class DeliveryQueue {
     if (request.body.length > this.options.maxBytes) {
       return Promise.resolve({ state: "failed", error: "request is larger than queue_max_bytes" });
     }
-    const item: Item = { request, expiresAt: Date.now() + budgetMs + this.options.retryWindowMs };
+    const expiresAt = Date.now() + budgetMs + this.options.retryWindowMs;
+    const item: Item = { request, expiresAt, budgetMs, withdraw };
     const delivery = new Promise<Delivery>((resolve) => (item.settle = resolve));
     this.makeRoom(request.body.length);
     this.items.push(item);
     this.bytes += request.body.length;
     this.wake();
-    const timer = setTimeout(() => this.budgetSpent(item, budgetMs, withdraw), budgetMs);
+    const timer = setTimeout(() => this.stopWaiting(item), budgetMs);
     return delivery.finally(() => clearTimeout(timer));
   }
 
-  private budgetSpent(item: Item, budgetMs: number, withdraw: boolean): void {
+  /** Its pod start waits no longer: the request is left to the background, or withdrawn. */
+  private stopWaiting(item: Item): void {
     const settle = item.settle;
     if (!settle) return;
     item.settle = undefined;
-    const error = item.lastError ?? `no answer within ${Math.round(budgetMs)} ms`;
-    if (!withdraw) {
+    const error = item.lastError ?? `no answer within ${Math.round(item.budgetMs)} ms`;
+    if (!item.withdraw) {
       settle({ state: "pending", error });
       return;
     }
@@ -147,12 +153,11 @@ export class DeliveryQueue {
   }
 
   /**
-   * Stops taking requests, gives those queued up to `graceMs` to be delivered,
-   * then drops the rest with one error log each, so the operator knows which
-   * pods lost their prefetch list. Resolves to the number dropped.
+   * Gives what is queued up to `graceMs` to be delivered (pod starts that
+   * arrive meanwhile are served as usual), then stops taking requests and
+   * drops the rest (see drop). Resolves to the number dropped.
    */
   async close(graceMs: number): Promise<number> {
-    this.closed = true;
     this.retryNow?.(); // one more try now, not after the pause
     if (this.items.length > 0) {
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -161,6 +166,16 @@ export class DeliveryQueue {
       await Promise.race([idle, grace]);
       clearTimeout(timer);
     }
+    return this.drop();
+  }
+
+  /**
+   * Stops taking requests and drops every one queued, with one error line
+   * each, so the operator knows which pods lost their prefetch list.
+   * Returns the number dropped.
+   */
+  drop(): number {
+    this.closed = true;
     const left = this.items.splice(0);
     this.bytes = 0;
     for (const item of left) {
@@ -203,6 +218,8 @@ export class DeliveryQueue {
       return true;
     } catch (error) {
       item.lastError = errorText(error);
+      // Nothing listens there: no pod start gains from waiting out its budget.
+      if (error instanceof DeliveryError && error.unreachable) this.stopAllWaiting(item.lastError);
       if (item.withdrawn) {
         this.remove(item); // its pod was already failed; nobody waits for it
         return true;
@@ -213,6 +230,14 @@ export class DeliveryQueue {
       return true;
     } finally {
       this.inFlight = undefined;
+    }
+  }
+
+  private stopAllWaiting(error: string): void {
+    for (const item of [...this.items]) {
+      if (!item.settle) continue;
+      item.lastError ??= error;
+      this.stopWaiting(item);
     }
   }
 
@@ -229,7 +254,9 @@ export class DeliveryQueue {
       socket: this.forwarder.target,
     };
     if (delivery.state === "delivered") {
-      this.log.info("prefetch list forwarded after retry", fields);
+      this.log.info(item.withdrawn
+        ? "prefetch list arrived after its pod start had given up on it"
+        : "prefetch list forwarded after retry", fields);
     } else {
       this.log.error("prefetch request dropped", {
         ...fields,

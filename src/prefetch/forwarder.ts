@@ -10,10 +10,13 @@ export interface Forwarder {
   close?(): void;
 }
 
-/** A delivery that failed; `retryable` says whether trying again can help. */
+/**
+ * A delivery that failed; `retryable` says whether trying again can help, and
+ * `unreachable` that nothing listens on the socket (so it will not help soon).
+ */
 export class DeliveryError extends Error {
   override name = "DeliveryError";
-  constructor(message: string, readonly retryable: boolean) {
+  constructor(message: string, readonly retryable: boolean, readonly unreachable = false) {
     super(message);
   }
 }
@@ -57,9 +60,10 @@ export class HttpForwarder implements Forwarder {
       return new DeliveryError(
         "socket does not exist (is nydus-snapshotter running with [system] enable = true?)",
         true,
+        true,
       );
     }
-    if (code === "ECONNREFUSED") return new DeliveryError("connection refused", true);
+    if (code === "ECONNREFUSED") return new DeliveryError("connection refused", true, true);
     const text = error instanceof Error ? error.message : String(error);
     return new DeliveryError(code ? `${code}: ${text}` : text, true);
   }

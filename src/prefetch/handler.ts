@@ -47,9 +47,16 @@ export class PrefetchHandler implements PluginHandler {
    * delivered, and each one still undelivered after that is logged as dropped.
    */
   async stop(graceMs: number): Promise<void> {
-    const queues = [this.queue, ...this.retired];
-    this.retired = [];
-    await Promise.all(queues.map((queue) => queue.close(graceMs)));
+    await Promise.all(this.queues().map((queue) => queue.close(graceMs)));
+  }
+
+  /** The process is stopping at once: every queued request is logged as dropped now. */
+  stopNow(): void {
+    for (const queue of this.queues()) queue.drop();
+  }
+
+  private queues(): DeliveryQueue[] {
+    return [this.queue, ...this.retired];
   }
 
   async runPodSandbox(pod: PodInfo, budget: CallBudget): Promise<void> {

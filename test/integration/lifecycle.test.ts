@@ -142,13 +142,24 @@ describe("stopping with a request still queued (SIGTERM, external)", () => {
       expect(line).toContain("socket does not exist");
     }, 30_000);
 
-  test("a second signal stops it at once", async () => {
-    const { plugin } = await queuedRequest();
+  test("a second signal stops it at once, and still logs what it drops", async () => {
+    const { plugin, output } = await queuedRequest();
     const stoppedAt = Date.now();
     plugin.kill("SIGTERM");
     await Bun.sleep(100);
     plugin.kill("SIGTERM");
     expect(await plugin.exited).toBe(0);
     expect(Date.now() - stoppedAt).toBeLessThan(1500);
+    const line = output.text.split("\n").find((l) => l.includes("prefetch request dropped"));
+    expect(line).toContain("pod=default/wordpress-sandbox");
+    expect(line).toContain('reason="plugin stopping"');
+  }, 30_000);
+
+  test("SIGHUP (a closed terminal) stops it the same way", async () => {
+    const { plugin, output } = await queuedRequest();
+    plugin.kill("SIGHUP");
+    expect(await plugin.exited).toBe(0);
+    expect(output.text).toContain('msg="stopping on signal" signal=SIGHUP');
+    expect(output.text).toContain("prefetch request dropped");
   }, 30_000);
 });

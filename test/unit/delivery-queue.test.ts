@@ -264,6 +264,52 @@ describe("DeliveryQueue", () => {
     expect(forwarder.delivered).toEqual(["A", "B"]);
   });
 
+  test("when nothing listens on the socket, waiting pod starts stop waiting at once", async () => {
+    const forwarder = new FakeForwarder(() =>
+      Promise.reject(new DeliveryError("connection refused", true, true)));
+    const { queue } = setup(forwarder);
+    const started = Date.now();
+    const [first, second] = await Promise.all([
+      queue.submit(request("A", "default/one"), 2000),
+      queue.submit(request("B", "default/two"), 2000),
+    ]);
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(first).toEqual({ state: "pending", error: "connection refused" });
+    expect(second).toEqual({ state: "pending", error: "connection refused" });
+    expect(queue.size).toBe(2); // still retried in the background
+  });
+
+  test("...and with withdraw, fail at once and are not retried", async () => {
+    const forwarder = new FakeForwarder(() =>
+      Promise.reject(new DeliveryError("connection refused", true, true)));
+    const { queue } = setup(forwarder);
+    const started = Date.now();
+    expect(await queue.submit(request("A"), 2000, true))
+      .toEqual({ state: "failed", error: "connection refused" });
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(queue.size).toBe(0);
+  });
+
+  test("a hanging snapshotter is still waited for, up to the budget", async () => {
+    const forwarder = new FakeForwarder(() => new Promise(() => {}));
+    const { queue } = setup(forwarder);
+    const started = Date.now();
+    expect((await queue.submit(request("A"), 150)).state).toBe("pending");
+    expect(Date.now() - started).toBeGreaterThanOrEqual(145);
+  });
+
+  test("a withdrawn request that arrives after all is logged as such, not as a retry", async () => {
+    const held = gate();
+    const forwarder = new FakeForwarder(() => held.promise);
+    const { queue, sink } = setup(forwarder);
+    expect((await queue.submit(request("A"), 20, true)).state).toBe("failed");
+    held.open();
+    await waitUntil(() => forwarder.delivered.length === 1, "the late delivery");
+    expect(sink.find("prefetch list arrived after its pod start had given up on it"))
+      .toContain("pod=default/web");
+    expect(sink.find("prefetch list forwarded after retry")).toBeUndefined();
+  });
+
   // A submit made straight after the previous one settled must still start the worker.
   test("a request submitted as soon as the previous one settles is delivered", async () => {
     const forwarder = new FakeForwarder();
@@ -313,6 +359,31 @@ describe("DeliveryQueue.close", () => {
     const calls = forwarder.calls.length;
     await Bun.sleep(60);
     expect(forwarder.calls.length).toBe(calls); // nothing retried after close
+  });
+
+  test("a pod start during the grace is served as usual", async () => {
+    const slow = gate();
+    const forwarder = new FakeForwarder(holding("A", slow.promise));
+    const { queue } = setup(forwarder);
+    expect((await queue.submit(request("A"), 10)).state).toBe("pending");
+    const closing = queue.close(2000);
+    const late = queue.submit(request("B", "default/late"), 1000);
+    slow.open();
+    expect(await late).toEqual({ state: "delivered" });
+    expect(await closing).toBe(0);
+    expect(forwarder.delivered).toEqual(["A", "B"]);
+  });
+
+  test("drop, for a stop that cannot wait, logs every queued request at once", async () => {
+    const forwarder = new FakeForwarder(() => new Promise(() => {}));
+    const { queue, sink } = setup(forwarder);
+    const pods = [queue.submit(request("A", "shop/one"), 10), queue.submit(request("B", "shop/two"), 10)];
+    expect((await Promise.all(pods)).map((d) => d.state)).toEqual(["pending", "pending"]);
+    expect(queue.drop()).toBe(2);
+    const dropped = sink.lines.filter((line) => line.includes("prefetch request dropped"));
+    expect(dropped.map((line) => line.match(/pod=\S+/)?.[0])).toEqual(["pod=shop/one", "pod=shop/two"]);
+    expect(dropped[0]).toContain("an attempt was still in flight");
+    expect(queue.size).toBe(0);
   });
 
   test("a request submitted after close fails at once and is never sent", async () => {
