@@ -105,9 +105,15 @@ export function readLogKeys(text: string): ConfFile {
   return conf;
 }
 
+/** How much of a bad value an error quotes: it goes into containerd's log too. */
+const MAX_SHOWN = 200;
+
 function fail(key: string, expected: string, value: unknown): never {
   const shown = JSON.stringify(value, (_, v) => (typeof v === "bigint" ? Number(v) : v));
-  throw new Error(`key "${key}" must be ${expected}, got ${shown}`);
+  const cut = shown.length > MAX_SHOWN
+    ? `${shown.slice(0, MAX_SHOWN)}… (${shown.length} characters)`
+    : shown;
+  throw new Error(`key "${key}" must be ${expected}, got ${cut}`);
 }
 
 function absolutePath(value: unknown, key: string): string {

@@ -83,7 +83,7 @@ export function formatLine(level: Level, msg: string, fields: Fields, now = new 
   let line = `time=${now.toISOString()} level=${level} msg=${quote(msg)}`;
   for (const [key, value] of Object.entries(fields)) {
     if (value === undefined) continue;
-    line += ` ${key}=${quote(formatValue(value))}`;
+    line += ` ${key}=${field(value)}`;
   }
   return line;
 }
@@ -94,15 +94,28 @@ const MAX_VALUE_CHARS = 2048;
 
 function formatValue(value: Exclude<FieldValue, undefined>): string {
   if (value === null) return "null";
-  if (!Array.isArray(value)) return bounded(String(value));
+  if (!Array.isArray(value)) return String(value);
   const shown = value.slice(0, MAX_LIST_ITEMS).join(",");
   const more = value.length - MAX_LIST_ITEMS;
-  return bounded(more > 0 ? `${shown},… (${more} more)` : shown);
+  return more > 0 ? `${shown},… (${more} more)` : shown;
 }
 
-function bounded(text: string): string {
-  if (text.length <= MAX_VALUE_CHARS) return text;
-  return `${text.slice(0, MAX_VALUE_CHARS)}… (${text.length - MAX_VALUE_CHARS} more characters)`;
+/**
+ * The field as written, at most about MAX_VALUE_CHARS long. The text is cut
+ * before it is quoted, counting what each character costs once escaped, so
+ * escapes stay whole and control characters cannot inflate the line.
+ */
+function field(value: Exclude<FieldValue, undefined>): string {
+  const text = formatValue(value);
+  const written = quote(text);
+  if (written.length <= MAX_VALUE_CHARS) return written;
+  let cost = 0;
+  let end = 0;
+  for (; end < text.length; end++) {
+    cost += JSON.stringify(text[end]).length - 2;
+    if (cost > MAX_VALUE_CHARS) break;
+  }
+  return quote(`${text.slice(0, end)}… (${text.length - end} more characters)`);
 }
 
 function quote(text: string): string {

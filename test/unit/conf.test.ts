@@ -40,6 +40,20 @@ describe("readLogKeys (where to log a refused .conf)", () => {
 });
 
 describe("parseConf", () => {
+  test("an error quotes at most 200 characters of a huge bad value", () => {
+    const list = Array.from({ length: 30_000 }, (_, i) => `ns${i}`);
+    const text = `allowed_namespaces = ${JSON.stringify([...list, ""])}\n`;
+    let message = "";
+    try {
+      parseConf(text, "x.conf");
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toStartWith('x.conf: key "allowed_namespaces" must be a list of non-empty strings');
+    expect(message).toMatch(/… \(\d+ characters\)$/);
+    expect(message.length).toBeLessThan(400);
+  });
+
   test("reads the documentation's sample .conf", () => {
     expect(parseConf(SAMPLE_CONF, SOURCE))
       .toEqual({ conf: { socketAddress: "/run/containerd-nydus/system.sock" }, unknownKeys: [] });

@@ -24,4 +24,13 @@ describe("formatLine", () => {
     expect(line).toContain(`${"x".repeat(2048)}… (297952 more characters)`);
     expect(line.length).toBeLessThan(2200);
   });
+
+  test("escapes count against the bound, and a cut field is still one quoted string", () => {
+    const line = formatLine("warn", "m", { prefetch: `/tmp/${"\u0001".repeat(30_000)}` }, AT);
+    expect(line.length).toBeLessThan(2200);
+    const written = line.slice(line.indexOf("prefetch=") + "prefetch=".length);
+    const value = JSON.parse(written) as string;
+    expect(value).toStartWith("/tmp/\u0001");
+    expect(value).toEndWith("… (29660 more characters)");
+  });
 });
