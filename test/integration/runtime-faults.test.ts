@@ -121,3 +121,18 @@ test("an NRI_PLUGIN_SOCKET that is no usable socket is named, with what is wrong
     expect(await Bun.file(log).text()).toContain(message!);
   }
 }, 30_000);
+
+test("a 1 MiB pod start from the runtime is read whole and answered (skipped: over the limit)",
+  async () => {
+    const dir = tempDir("fake-runtime-");
+    const log = join(dir, "plugin.log");
+    const { plugin, connection } = await launchOnSocketpair(
+      `socket_address = "${join(dir, "system.sock")}"\nlog_file = "${log}"\n`);
+    defer(() => void plugin.kill());
+    await connection.configured.promise;
+    const value = `[{"image":"nginx","prefetch":"${"a".repeat(1 << 20)}"}]`;
+    await connection.plugin.runPodSandbox(
+      { pod: { namespace: "default", name: "big", annotations: { "containerd.io/nydus-prefetch": value } } },
+      { timeoutMs: 10_000 });
+    expect(await Bun.file(log).text()).toContain("over max_annotation_bytes (262144)");
+  }, 30_000);

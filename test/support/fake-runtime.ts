@@ -64,23 +64,51 @@ export class FakeRuntimeConnection {
   }
 }
 
-/** Bun socket handlers feeding a connection created once the socket opens. */
-export function socketStream(socket: Socket<undefined>): ByteStream {
-  return { write: (bytes) => void socket.write(bytes), close: () => socket.end() };
+/**
+ * A ByteStream over a Bun socket that keeps what the socket did not take and
+ * writes it, in order, when the socket's `drain` handler calls `flush`.
+ */
+export function socketStream(socket: Socket<undefined>): ByteStream & { flush(): void } {
+  const pending: Uint8Array[] = [];
+  const flush = () => {
+    while (pending.length > 0) {
+      const next = pending[0]!;
+      const written = Math.max(socket.write(next), 0);
+      if (written < next.length) {
+        pending[0] = next.subarray(written);
+        return;
+      }
+      pending.shift();
+    }
+  };
+  return {
+    write: (bytes) => {
+      pending.push(bytes);
+      if (pending.length === 1) flush();
+    },
+    close: () => socket.end(),
+    flush,
+  };
 }
 
 /** Listens where a runtime's NRI socket would be; one FakeRuntimeConnection per dial. */
 export function listenFakeRuntime(path: string, behaviour: FakeBehaviour) {
   const connections: FakeRuntimeConnection[] = [];
   const bySocket = new Map<Socket<undefined>, FakeRuntimeConnection>();
+  const streams = new Map<Socket<undefined>, { flush(): void }>();
   const listener = Bun.listen({
     unix: path,
     socket: {
       binaryType: "uint8array",
       open(socket) {
-        const connection = new FakeRuntimeConnection(socketStream(socket), behaviour);
+        const stream = socketStream(socket);
+        const connection = new FakeRuntimeConnection(stream, behaviour);
+        streams.set(socket, stream);
         bySocket.set(socket, connection);
         connections.push(connection);
+      },
+      drain(socket) {
+        streams.get(socket)?.flush();
       },
       data(socket, chunk) {
         bySocket.get(socket)?.mux.data(chunk);

@@ -24,16 +24,19 @@ export async function launchOnSocketpair(
   });
   closeFd(pluginEnd);
   let connection: FakeRuntimeConnection | undefined;
+  let stream: ReturnType<typeof socketStream> | undefined;
   const socket = await Bun.connect({
     fd: runtimeEnd,
     socket: {
       binaryType: "uint8array",
       data: (_, chunk) => connection!.mux.data(chunk),
+      drain: () => stream?.flush(),
       close: () => connection?.mux.closed(),
     },
   });
   const quiet = config.includes("syslog_socket") ? "" : 'syslog_socket = ""\n';
-  connection = new FakeRuntimeConnection(socketStream(socket), { config: quiet + config });
+  stream = socketStream(socket);
+  connection = new FakeRuntimeConnection(stream, { config: quiet + config });
   return { plugin, socket, connection };
 }
 
