@@ -77,7 +77,7 @@ export class TtrpcServer implements MessageHandler {
     }
     this.lastStreamId = streamId;
     this.active.add(streamId);
-    this.dispatch(data)
+    this.dispatch(data, performance.now())
       .then((payload) => this.reply(streamId, payload), (error) => this.reply(streamId, error))
       .finally(() => this.active.delete(streamId));
   }
@@ -92,14 +92,15 @@ export class TtrpcServer implements MessageHandler {
     this.reply(streamId, invalid("StreamID is no longer active"));
   }
 
-  private async dispatch(data: Uint8Array): Promise<Uint8Array> {
+  /** `receivedAt`: when the message was read whole, where its deadline is counted from. */
+  private async dispatch(data: Uint8Array, receivedAt: number): Promise<Uint8Array> {
     let request: Request;
     try {
       request = fromBinary(RequestSchema, data);
     } catch (error) {
       throw invalid(`unmarshal request error: ${errorText(error)}`);
     }
-    return this.invoke(request, this.lookup(request));
+    return this.invoke(request, this.lookup(request), receivedAt);
   }
 
   private lookup({ service, method }: Request): UnarySpec {
@@ -112,9 +113,13 @@ export class TtrpcServer implements MessageHandler {
     return spec;
   }
 
-  private async invoke(request: Request, spec: UnarySpec): Promise<Uint8Array> {
+  private async invoke(
+    request: Request,
+    spec: UnarySpec,
+    receivedAt: number,
+  ): Promise<Uint8Array> {
     const input = decodeInput(spec, request.payload);
-    const output = await spec.impl(input, this.context(request, spec));
+    const output = await spec.impl(input, this.context(request, spec, receivedAt));
     return toBinary(spec.method.output, create(spec.method.output, output));
   }
 
@@ -124,16 +129,15 @@ export class TtrpcServer implements MessageHandler {
    * Go's ttrpc, the deadline is cooperative: `timeoutMs()` says what is left,
    * and `signal` aborts when the connection closes.
    */
-  private context(request: Request, spec: UnarySpec): HandlerContext {
+  private context(request: Request, spec: UnarySpec, receivedAt: number): HandlerContext {
     const limit = timeoutMs(request.timeoutNano);
-    const started = performance.now();
     return {
       service: spec.method.parent,
       method: spec.method,
       signal: this.connection.signal,
       timeoutMs: () => limit === undefined
         ? undefined
-        : Math.max(limit - (performance.now() - started), 0),
+        : Math.max(limit - (performance.now() - receivedAt), 0),
       protocolName: "ttrpc",
       requestMethod: "POST",
       url: `/${request.service}/${request.method}`,
