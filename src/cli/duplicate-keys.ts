@@ -6,6 +6,9 @@
  * indentation, sequences, flow collections ({...} and [...], so JSON too),
  * quoted and block scalars, and skips what it does not follow (complex `?`
  * keys); it may miss a repeat but does not invent one in a valid document.
+ * Two keys are the same when the YAML reader makes the same property name of
+ * them: each key alone goes through Bun.YAML, so escapes in quotes are
+ * decoded, and `~` (null) is not the text "~".
  */
 
 export interface DuplicateKey {
@@ -35,7 +38,8 @@ interface FlowFrame {
   keys: Map<string, number>;
   index: number;
   key?: string;
-  scalar?: { value: string; offset: number };
+  /** The scalar last read, as written. */
+  scalar?: { source: string; offset: number };
   sawColon: boolean;
 }
 
@@ -47,6 +51,8 @@ class Scanner {
   private readonly lines: string[];
   private readonly starts: number[] = [];
   private readonly found: DuplicateKey[] = [];
+  /** Property names of the keys seen, by their text. */
+  private readonly names = new Map<string, string>();
 
   constructor(private readonly text: string) {
     this.lines = text.split("\n").map((line) => line.replace(/\r$/, ""));
@@ -62,9 +68,11 @@ class Scanner {
     let i = 0;
     while (i < this.lines.length) {
       const line = this.lines[i]!;
-      if (/^(---|\.\.\.)(\s|$)/.test(line)) {
+      if (DOCUMENT_MARKER.test(line)) {
         stack = [rootScope()];
-        i++;
+        // "--- |", "--- !!str >", "--- {...}": the document's node starts on the marker's line.
+        const at = line.startsWith("---") ? line.slice(3).search(/\S/) : -1;
+        i = at < 0 ? i + 1 : this.value(stack, i, -1, 3 + at, -1);
         continue;
       }
       const indent = line.search(/\S/);
@@ -96,17 +104,21 @@ class Scanner {
     }
     const rest = line.slice(col);
     const key = parseKey(rest);
-    if (!key) return this.scalar(stack, i, col, rest, inItem ? stack.at(-1)!.indent : col);
+    if (!key && inItem) return this.scalar(stack, i, col, rest, stack.at(-1)!.indent);
+    // A value on a line of its own: a block scalar's lines go on as deep as the node around it.
+    if (!key) return this.scalar(stack, i, col, rest, col, enclosing(stack, col));
     popTo(stack, col);
     let scope = stack.at(-1)!;
     if (scope.item || scope.indent !== col) {
       scope = { indent: col, path: childPath(scope), keys: new Map(), items: 0 };
       stack.push(scope);
     }
-    const first = scope.keys.get(key.name);
-    if (first === undefined) scope.keys.set(key.name, i + 1);
-    else this.found.push({ key: key.name, path: scope.path, line: i + 1, firstLine: first });
-    scope.lastKey = key.name;
+    const name = this.name(key.source);
+    const shown = key.quoted ? name : key.source;
+    const first = scope.keys.get(name);
+    if (first === undefined) scope.keys.set(name, i + 1);
+    else this.found.push({ key: shown, path: scope.path, line: i + 1, firstLine: first });
+    scope.lastKey = shown;
     scope.items = 0;
     const value = rest.slice(key.end);
     const skipped = value.search(/\S/);
@@ -115,16 +127,20 @@ class Scanner {
   }
 
   /** A value that is not a key: a scalar, a flow collection, or a sequence entry's scalar. */
-  private scalar(stack: Scope[], i: number, col: number, rest: string, owner: number): number {
+  private scalar(stack: Scope[], i: number, col: number, rest: string, owner: number,
+    blockOwner = owner): number {
     if (rest.startsWith("?")) return this.skipDeeper(i + 1, owner); // complex key: not followed
-    return this.value(stack, i, owner, col, owner);
+    return this.value(stack, i, owner, col, owner, blockOwner);
   }
 
   /**
    * The value at column `col` of line `i`, belonging to a node at column
-   * `owner`; lines it spans are skipped. `keyCol` is the key's own column.
+   * `owner`; lines it spans are skipped. `keyCol` is the key's own column. A
+   * block scalar's lines are those deeper than `blockOwner`: the column of the
+   * key or entry it is the value of, even when it starts on a later line.
    */
-  private value(stack: Scope[], i: number, keyCol: number, col: number, owner: number): number {
+  private value(stack: Scope[], i: number, keyCol: number, col: number, owner: number,
+    blockOwner = owner): number {
     let text = this.lines[i]!.slice(col);
     // Anchors and tags before the value ("&base", "!!map") change nothing here.
     let tagged = /^[&!]\S*(\s+|$)/.exec(text);
@@ -136,7 +152,7 @@ class Scanner {
     if (text === "" || text.startsWith("#")) return i + 1; // a nested block follows
     const offset = this.starts[i]! + col;
     const first = text[0]!;
-    if (first === "|" || first === ">") return this.skipDeeper(i + 1, owner);
+    if (first === "|" || first === ">") return this.skipDeeper(i + 1, blockOwner);
     if (first === '"' || first === "'") {
       const end = quotedEnd(this.text, offset);
       return end < 0 ? this.lines.length : this.lineOf(end - 1) + 1;
@@ -150,11 +166,14 @@ class Scanner {
     return this.skipDeeper(i + 1, owner); // a plain scalar may go on over deeper lines
   }
 
-  /** The first line from `i` on that is not blank and not deeper than `indent`. */
+  /**
+   * The first line from `i` on that is not blank and not deeper than
+   * `indent`, or that starts a document (no scalar holds one).
+   */
   private skipDeeper(i: number, indent: number): number {
     while (i < this.lines.length) {
       const at = this.lines[i]!.search(/\S/);
-      if (at >= 0 && at <= indent) break;
+      if ((at >= 0 && at <= indent) || DOCUMENT_MARKER.test(this.lines[i]!)) break;
       i++;
     }
     return i;
@@ -185,8 +204,7 @@ class Scanner {
         top.index++;
         i++;
       } else if (ch === ":" && top.map && !top.sawColon) {
-        if (top.scalar) this.flowKey(top, top.scalar.value, top.scalar.offset);
-        top.key = top.scalar?.value;
+        top.key = top.scalar && this.flowKey(top, top.scalar.source, top.scalar.offset);
         top.scalar = undefined;
         top.sawColon = true;
         i++;
@@ -198,23 +216,37 @@ class Scanner {
       } else if (ch === '"' || ch === "'") {
         const end = quotedEnd(text, i);
         if (end < 0) return text.length;
-        top.scalar = { value: unquote(text.slice(i, end)), offset: i };
+        top.scalar = { source: text.slice(i, end), offset: i };
         i = end;
       } else {
         let j = i;
         while (j < text.length && !endsPlain(text, j)) j++;
-        top.scalar = { value: text.slice(i, j).trim(), offset: i };
+        top.scalar = { source: text.slice(i, j).trim(), offset: i };
         i = Math.max(j, i + 1);
       }
     }
     return text.length;
   }
 
-  private flowKey(frame: FlowFrame, key: string, offset: number): void {
+  /** Notes a flow mapping's key; returns it as shown. */
+  private flowKey(frame: FlowFrame, source: string, offset: number): string {
     const line = this.lineOf(offset) + 1;
-    const first = frame.keys.get(key);
-    if (first === undefined) frame.keys.set(key, line);
-    else this.found.push({ key, path: frame.path, line, firstLine: first });
+    const name = this.name(source);
+    const shown = isQuoted(source) ? name : source;
+    const first = frame.keys.get(name);
+    if (first === undefined) frame.keys.set(name, line);
+    else this.found.push({ key: shown, path: frame.path, line, firstLine: first });
+    return shown;
+  }
+
+  /** The property name the YAML reader makes of a key written as `source`. */
+  private name(source: string): string {
+    let name = this.names.get(source);
+    if (name === undefined) {
+      name = propertyName(source);
+      this.names.set(source, name);
+    }
+    return name;
   }
 
   /** 0-based line of an offset. */
@@ -229,6 +261,8 @@ class Scanner {
     return low;
   }
 }
+
+const DOCUMENT_MARKER = /^(---|\.\.\.)(\s|$)/;
 
 function rootScope(): Scope {
   return { indent: -1, path: "", keys: new Map(), items: 0 };
@@ -246,6 +280,12 @@ function popTo(stack: Scope[], col: number): void {
   }
 }
 
+/** The column of the innermost node a line at `col` lies inside (-1: the document). */
+function enclosing(stack: Scope[], col: number): number {
+  for (let k = stack.length - 1; k >= 0; k--) if (stack[k]!.indent < col) return stack[k]!.indent;
+  return -1;
+}
+
 /** The path of what hangs under a scope: its last key, or the entry itself. */
 function childPath(scope: Scope): string {
   return scope.lastKey === undefined ? scope.path : join(scope.path, scope.lastKey);
@@ -255,14 +295,15 @@ function join(path: string, key: string): string {
   return path === "" ? key : `${path}.${key}`;
 }
 
-/** A block-mapping key at the start of `rest`: its name and where its ":" ends. */
-function parseKey(rest: string): { name: string; end: number } | undefined {
+/** A block-mapping key at the start of `rest`: its text as written and where its ":" ends. */
+function parseKey(rest: string): { source: string; quoted: boolean; end: number } | undefined {
   const first = rest[0];
   if (first === '"' || first === "'") {
     const end = quotedEnd(rest, 0);
     if (end < 0) return undefined;
     const colon = /^[ \t]*:(?=\s|$)/.exec(rest.slice(end));
-    return colon ? { name: unquote(rest.slice(0, end)), end: end + colon[0].length } : undefined;
+    return colon ? { source: rest.slice(0, end), quoted: true, end: end + colon[0].length }
+      : undefined;
   }
   if (first === undefined || ("[]{}#&*!|>%@`?-".includes(first) && !/^[-?]\S/.test(rest))) {
     return undefined;
@@ -271,7 +312,29 @@ function parseKey(rest: string): { name: string; end: number } | undefined {
   if (!colon) return undefined;
   const name = rest.slice(0, colon.index).trimEnd();
   if (name === "" || /\s#/.test(name)) return undefined;
-  return { name, end: colon.index + 1 };
+  return { source: name, quoted: false, end: colon.index + 1 };
+}
+
+function isQuoted(source: string): boolean {
+  return source.startsWith('"') || source.startsWith("'");
+}
+
+/**
+ * What Bun.YAML makes of `source` as a key: quoted ones decoded, plain ones
+ * resolved (`~` is "null", `1.0` is "1"). A key it will not read alone (the
+ * whole file then fails to parse too) is taken as written, unquoted.
+ */
+function propertyName(source: string): string {
+  try {
+    const parsed: unknown = Bun.YAML.parse(`${source}: 0`);
+    if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)) {
+      const names = Object.keys(parsed);
+      if (names.length === 1) return names[0]!;
+    }
+  } catch {
+    // fall through
+  }
+  return isQuoted(source) ? unquote(source) : source;
 }
 
 /** The offset after the quoted scalar opening at `start`, or -1 if it never closes. */

@@ -83,6 +83,47 @@ describe("findDuplicateKeys", () => {
     expect(repeats("a: 1\r\nb: 2\r\na: 3\r\n")).toEqual(["<top> a 3/1"]);
   });
 
+  test("keys are compared by their values: escapes and '' are decoded, plain text is not", () => {
+    // "a\x41" is aA, while the plain a\x41 is those five characters: two keys.
+    const distinct = 'labels:\n  "a\\x41": 1\n  a\\x41: 2\n';
+    expect(Bun.YAML.parse(distinct)).toEqual({ labels: { aA: 1, "a\\x41": 2 } });
+    expect(repeats(distinct)).toEqual([]);
+    expect(repeats('{"a\\x41": 1, a\\x41: 2}\n')).toEqual([]);
+    // The same key written three ways, block and flow.
+    const same = "'it''s': 1\n\"it's\": 2\n\"it\\x27s\": 3\n";
+    expect(Bun.YAML.parse(same)).toEqual({ "it's": 3 });
+    expect(repeats(same)).toEqual(["<top> it's 2/1", "<top> it's 3/1"]);
+    expect(repeats('{"\\u0041": 1, A: 2}')).toEqual(["<top> A 1/1"]);
+  });
+
+  test("plain keys are compared as the YAML reader resolves them", () => {
+    // ~ is null while "~" is the text: two keys; 1.0 and 1 are both the number 1.
+    expect(Bun.YAML.parse('"~": a\n~: b\n')).toEqual({ "~": "a", null: "b" });
+    expect(repeats('"~": a\n~: b\n')).toEqual([]);
+    expect(Bun.YAML.parse("1.0: a\n1: b\n")).toEqual({ 1: "b" });
+    expect(repeats("1.0: a\n1: b\n")).toEqual(["<top> 1 2/1"]);
+  });
+
+  test("a block scalar whose indicator stands on a line of its own is not read as keys", () => {
+    for (const [text, value] of [
+      ["data:\n  script:\n    |\n    x: 1\n    x: 1\n", { data: { script: "x: 1\nx: 1\n" } }],
+      ["data:\n  script: !!str # note\n    >-\n    x: 1\n    x: 1\nother: 1\n",
+        { data: { script: "x: 1 x: 1" }, other: 1 }],
+      ["-\n  |\n  x: 1\n  x: 1\n", ["x: 1\nx: 1\n"]],
+      ["|\nx: 1\nx: 1\n", "x: 1\nx: 1\n"],
+      ["--- |\nx: 1\nx: 1\n", "x: 1\nx: 1\n"],
+      ["--- !!str >\nx: 1\nx: 1\n", "x: 1 x: 1\n"],
+    ] as const) {
+      expect(Bun.YAML.parse(text)).toEqual(value);
+      expect(repeats(text)).toEqual([]);
+    }
+  });
+
+  test("after a block scalar, keys are read again", () => {
+    const text = "a:\n  s:\n    |\n    x: 1\n  k: 1\n  k: 2\n---\n--- |\n k: 1\n---\nk: 1\nk: 2\n";
+    expect(repeats(text)).toEqual(["a k 6/5", "<top> k 12/11"]);
+  });
+
   test("the nydus sample pod has none", async () => {
     const text = await Bun.file(`${import.meta.dir}/../fixtures/wordpress-pod.yaml`).text();
     expect(repeats(text)).toEqual([]);
