@@ -50,13 +50,19 @@ const FLAGS: Record<string, FlagSpec> = {
 
 const COMMANDS = ["run", "check", "install", "uninstall", "version"] as const;
 
-/** The flags each command reads; any other is a mistake (--help and --version go anywhere). */
+/**
+ * The flags each command reads; any other is a mistake. --help and --version
+ * may follow any command word, and read no other flag.
+ */
 const COMMAND_FLAGS: Record<string, readonly string[]> = {
   run: ["name", "idx", "socket-addr", "conf", "nri-socket", "log-level", "register-timeout",
     "configure-timeout"],
   check: ["conf", "socket-addr"],
   install: ["idx", "plugin-path", "plugin-config-path", "socket-addr", "force"],
   uninstall: ["idx", "plugin-path", "plugin-config-path", "keep-conf"],
+  version: ["version"],
+  "--version": ["version"],
+  "--help": ["help"],
 };
 
 /** Set by a test build to answer RunPodSandbox Unimplemented (see build.ts). */
@@ -70,8 +76,14 @@ export async function main(
   try {
     const args = parseArgs(argv, FLAGS, COMMANDS);
     checkPositionals(args);
-    if (args.switches.has("help")) return print(helpText());
-    if (args.switches.has("version") || args.command === "version") return print(versionText());
+    if (args.switches.has("help")) {
+      checkFlags("--help", args);
+      return print(helpText());
+    }
+    if (args.switches.has("version") || args.command === "version") {
+      checkFlags(args.command === "version" ? "version" : "--version", args);
+      return print(versionText());
+    }
     checkFlags(args.command ?? "run", args);
     switch (args.command) {
       case "check":
@@ -138,7 +150,7 @@ function runFlags(values: Map<string, string>) {
     idx: identityFlag(values, "idx"),
     socketAddress: socketAddr(values),
     confPath: nonEmpty(values, "conf"),
-    nriSocket: nonEmpty(values, "nri-socket") ?? DEFAULT_NRI_SOCKET,
+    nriSocket: absolutePath(values, "nri-socket") ?? DEFAULT_NRI_SOCKET,
     logLevel: logLevel(values.get("log-level")),
     registerTimeoutMs: duration(values, "register-timeout"),
     configureTimeoutMs: duration(values, "configure-timeout"),
@@ -175,9 +187,14 @@ function identityFlag(values: Map<string, string>, flag: "idx" | "name"): string
 
 /** The snapshotter socket, absolute as the .conf's socket_address must be. */
 function socketAddr(values: Map<string, string>): string | undefined {
-  const value = nonEmpty(values, "socket-addr");
+  return absolutePath(values, "socket-addr");
+}
+
+/** A socket flag's value: a relative one would depend on where the command runs. */
+function absolutePath(values: Map<string, string>, flag: string): string | undefined {
+  const value = nonEmpty(values, flag);
   if (value !== undefined && !value.startsWith("/")) {
-    throw new UsageError(`--socket-addr must be an absolute path, got "${value}"`);
+    throw new UsageError(`--${flag} must be an absolute path, got "${value}"`);
   }
   return value;
 }

@@ -362,6 +362,45 @@ describe("identity flags and flags a command does not read are usage mistakes (e
     expect(existsSync(join(root, "p"))).toBe(false);
   });
 
+  test("--help, --version and version read no other flag", () => {
+    const root = tempDir();
+    for (const [args, message] of [
+      [["version", "--force"], "flag --force is not used by version"],
+      [["version", "--plugin-path", join(root, "p")], "flag --plugin-path is not used by version"],
+      [["--version", "--keep-conf"], "flag --keep-conf is not used by --version"],
+      [["install", "--version", "--idx", "03"], "flag --idx is not used by --version"],
+      [["--help", "--force"], "flag --force is not used by --help"],
+      [["check", "--help", "--conf", join(root, "x.conf")], "flag --conf is not used by --help"],
+      [["--help", "--version"], "flag --version is not used by --help"],
+    ] as [string[], string][]) {
+      const { code, out, err } = run(args);
+      expect({ args, code, out }).toEqual({ args, code: 2, out: "" });
+      expect(err).toBe(`prefetchfiles-nri-plugin: ${message} (see --help)\n`);
+    }
+    expect(existsSync(join(root, "p"))).toBe(false);
+    // Alone, or after a command word, they answer.
+    for (const args of [["--help"], ["-h"], ["install", "--help"], ["check", "--help", "pod.yaml"]]) {
+      expect(run(args)).toMatchObject({ code: 0, out: expect.stringContaining("Usage:") });
+    }
+    for (const args of [["version"], ["--version"], ["uninstall", "--version"]]) {
+      expect(run(args)).toMatchObject({ code: 0,
+        out: expect.stringMatching(/^prefetchfiles-nri-plugin \d/) });
+    }
+  });
+
+  test("a relative --nri-socket is refused before anything is dialled, like --socket-addr", () => {
+    const dir = tempDir();
+    for (const socket of ["nri.sock", "run/nri.sock", "./nri.sock"]) {
+      // Run in the temporary folder, so that even a wrong dial stays inside it.
+      const result = Bun.spawnSync([pluginBinary(), "--idx", "03", "--nri-socket", socket,
+        "--socket-addr", join(dir, "system.sock")], { cwd: dir, env: {}, stdout: "pipe",
+        stderr: "pipe", timeout: 4_000 });
+      expect(result.exitCode).toBe(2);
+      expect(result.stderr.toString()).toBe(`prefetchfiles-nri-plugin: --nri-socket must be an absolute path, got ` +
+        `"${socket}"\n`);
+    }
+  });
+
   test("an empty or relative --socket-addr, and an empty --conf", () => {
     const pod = join(fixtures, "wordpress-pod.yaml");
     for (const [args, message] of [
