@@ -237,7 +237,7 @@ function helpText(): string {
     "",
     "Usage:",
     "  prefetchfiles-nri-plugin [run] [flags]        serve NRI (the default)",
-    "  prefetchfiles-nri-plugin check [--conf FILE] POD-FILE|-",
+    "  prefetchfiles-nri-plugin check [--conf FILE] [--socket-addr PATH] POD-FILE|-",
     "                                                validate a pod's annotation",
     "  prefetchfiles-nri-plugin check --conf FILE    validate a .conf",
     "  prefetchfiles-nri-plugin install [--idx NN] [--plugin-path DIR]",
