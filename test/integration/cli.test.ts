@@ -379,7 +379,8 @@ describe("identity flags and flags a command does not read are usage mistakes (e
     }
     expect(existsSync(join(root, "p"))).toBe(false);
     // Alone, or after a command word, they answer.
-    for (const args of [["--help"], ["-h"], ["install", "--help"], ["check", "--help", "pod.yaml"]]) {
+    for (const args of [["--help"], ["-h"], ["install", "--help"],
+      ["check", "--help", "pod.yaml"]]) {
       expect(run(args)).toMatchObject({ code: 0, out: expect.stringContaining("Usage:") });
     }
     for (const args of [["version"], ["--version"], ["uninstall", "--version"]]) {
@@ -396,8 +397,8 @@ describe("identity flags and flags a command does not read are usage mistakes (e
         "--socket-addr", join(dir, "system.sock")], { cwd: dir, env: {}, stdout: "pipe",
         stderr: "pipe", timeout: 4_000 });
       expect(result.exitCode).toBe(2);
-      expect(result.stderr.toString()).toBe(`prefetchfiles-nri-plugin: --nri-socket must be an absolute path, got ` +
-        `"${socket}"\n`);
+      expect(result.stderr.toString()).toBe("prefetchfiles-nri-plugin: --nri-socket must be an " +
+        `absolute path, got "${socket}"\n`);
     }
   });
 
