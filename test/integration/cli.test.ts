@@ -231,10 +231,65 @@ describe("install and uninstall", () => {
 
     const { code, out } = run(args);
     expect(code).toBe(0);
-    expect(out).toContain(`removed ${join(plugins, staging!)}, left by an interrupted install`);
+    expect(out).toContain(`removed ${join(plugins, staging!)}, left by an install ` +
+      `(pid ${child.pid}) that is no longer running`);
     expect(out).not.toContain("warning");
     expect(readdirSync(plugins)).toEqual(["03-prefetchfiles-nri-plugin"]);
     expect(launchable(plugins)).toEqual([{ name: "03-prefetchfiles-nri-plugin", whole: true }]);
+  });
+
+  /** Starts an install and returns once its staging folder is there (the copy under way). */
+  async function startInstall(args: string[], plugins: string) {
+    const child = Bun.spawn([pluginBinary(), ...args], { stdout: "pipe", stderr: "pipe",
+      env: {} });
+    const deadline = Date.now() + 10_000;
+    while (child.exitCode === null && Date.now() < deadline &&
+      !(existsSync(plugins) && readdirSync(plugins).some((name) => name.startsWith(".")))) {
+      await Bun.sleep(1);
+    }
+    return child;
+  }
+
+  test("two installs at once both succeed and leave one whole executable", async () => {
+    for (let round = 0; round < 3; round++) {
+      const { plugins, conf } = paths();
+      const args = ["install", "--plugin-path", plugins, "--plugin-config-path", conf,
+        "--force", "--socket-addr", "/run/first/system.sock"];
+      const first = await startInstall(args, plugins);
+      const second = Bun.spawn([pluginBinary(), ...args.slice(0, -1), "/run/second/s.sock"],
+        { stdout: "pipe", stderr: "pipe", env: {} });
+      const results = await Promise.all([first, second].map(async (child) => ({
+        code: await child.exited,
+        out: await new Response(child.stdout).text(),
+        err: await new Response(child.stderr).text(),
+      })));
+      for (const result of results) {
+        expect(result).toMatchObject({ code: 0, err: "" });
+        expect(result.out).not.toContain("removed");
+      }
+      expect(readdirSync(plugins)).toEqual(["03-prefetchfiles-nri-plugin"]);
+      expect(launchable(plugins)).toEqual([{ name: "03-prefetchfiles-nri-plugin", whole: true }]);
+      expect(readdirSync(conf)).toEqual(["03-prefetchfiles-nri-plugin.conf"]);
+      expect(readFileSync(join(conf, "03-prefetchfiles-nri-plugin.conf"), "utf8"))
+        .toMatch(/^# UNIX[^\n]*\nsocket_address = "\/run\/(first\/system|second\/s)\.sock"\n$/);
+    }
+  });
+
+  test("uninstall removes what a killed install left, and says so", async () => {
+    const { plugins, conf } = paths();
+    const where = ["--plugin-path", plugins, "--plugin-config-path", conf];
+    expect(run(["install", ...where]).code).toBe(0);
+    const child = await startInstall(["install", ...where], plugins);
+    child.kill("SIGKILL");
+    await child.exited;
+    const [staging] = readdirSync(plugins).filter((name) => name.startsWith("."));
+    expect(staging).toBeDefined();
+    const { code, out } = run(["uninstall", ...where]);
+    expect(code).toBe(0);
+    expect(out).toContain(`removed ${join(plugins, staging!)}, left by an install ` +
+      `(pid ${child.pid}) that is no longer running`);
+    expect(readdirSync(plugins)).toEqual([]);
+    expect(readdirSync(conf)).toEqual([]);
   });
 
   test("a relative --plugin-path: containerd's lines name the folders by absolute path", () => {

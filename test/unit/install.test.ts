@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync,
-  rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+  readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { CommandError } from "../../src/cli/failure.ts";
-import { install, uninstall } from "../../src/cli/install.ts";
+import { install, stagingPrefix, uninstall } from "../../src/cli/install.ts";
 
 const PLUGIN = "03-prefetchfiles-nri-plugin";
 const dirs: string[] = [];
@@ -168,23 +168,25 @@ describe("install stages the copy where containerd never launches it", () => {
       expect(readdirSync(node.plugins)).toEqual([PLUGIN]);
     });
 
-  test("what an interrupted install left is removed, and not warned about as a plugin", () => {
-    const node = layout();
-    const staging = join(node.plugins, ".prefetchfiles-nri-plugin.staging-Ab12Cd");
-    mkdirSync(staging, { recursive: true });
-    writeFileSync(join(staging, PLUGIN), "half");
-    for (const name of [`${PLUGIN}.new`, "05-prefetchfiles-nri-plugin.new"]) {
-      writeFileSync(join(node.plugins, name), "half");
-      chmodSync(join(node.plugins, name), 0o755);
-    }
-    const out = install(node.options());
-    expect(out.filter((line) => line.startsWith("warning"))).toEqual([]);
-    for (const name of [".prefetchfiles-nri-plugin.staging-Ab12Cd", `${PLUGIN}.new`,
-      "05-prefetchfiles-nri-plugin.new"]) {
-      expect(out).toContain(`removed ${join(node.plugins, name)}, left by an interrupted install`);
-    }
-    expect(readdirSync(node.plugins)).toEqual([PLUGIN]);
-  });
+  test("what an interrupted install left is removed, and not warned about as a plugin",
+    async () => {
+      const node = layout();
+      const gone = await endedProcess();
+      const staging = stagingFolder(node.plugins, gone.prefix);
+      for (const name of [`${PLUGIN}.new`, "05-prefetchfiles-nri-plugin.new"]) {
+        writeFileSync(join(node.plugins, name), "half");
+        chmodSync(join(node.plugins, name), 0o755);
+      }
+      const out = install(node.options());
+      expect(out.filter((line) => line.startsWith("warning"))).toEqual([]);
+      expect(out).toContain(`removed ${staging}, left by an install (pid ${gone.pid}) that is ` +
+        "no longer running");
+      for (const name of [`${PLUGIN}.new`, "05-prefetchfiles-nri-plugin.new"]) {
+        expect(out).toContain(`removed ${join(node.plugins, name)}, left by an interrupted ` +
+          "install");
+      }
+      expect(readdirSync(node.plugins)).toEqual([PLUGIN]);
+    });
 
   test("a folder under the old staging name was not made by install and stays", () => {
     const node = layout();
@@ -201,6 +203,191 @@ describe("install stages the copy where containerd never launches it", () => {
     expect(message).toBe(`cannot install: copying ${folder} to ${node.binary} failed: ` +
       "it is a folder, not a file");
     expect(readdirSync(node.plugins)).toEqual([]);
+  });
+});
+
+/** A staging folder with a half copy in it, as an install under `prefix` makes one. */
+function stagingFolder(dir: string, prefix: string, age = 0): string {
+  const staging = join(dir, `${prefix}Ab12Cd`);
+  mkdirSync(staging, { recursive: true });
+  writeFileSync(join(staging, PLUGIN), "half");
+  const then = new Date(Date.now() - age);
+  utimesSync(join(staging, PLUGIN), then, then);
+  utimesSync(staging, then, then);
+  return staging;
+}
+
+/** A process that has run and ended, with the staging prefix it would have used. */
+async function endedProcess() {
+  const child = Bun.spawn(["sh", "-c", "read line"], { stdin: "pipe" });
+  const prefix = stagingPrefix(child.pid);
+  child.stdin.end();
+  await child.exited;
+  return { pid: child.pid, prefix };
+}
+
+describe("a staging folder is removed only when the install that made it is gone", () => {
+  const running: Bun.Subprocess[] = [];
+  afterEach(() => {
+    for (const child of running.splice(0)) child.kill();
+  });
+
+  /** A process standing in for another install under way. */
+  function otherInstall() {
+    const child = Bun.spawn(["sleep", "30"]);
+    running.push(child);
+    return { pid: child.pid, prefix: stagingPrefix(child.pid) };
+  }
+
+  test("the folder names its maker: pid namespace, pid and start time", () => {
+    const own = readFileSync("/proc/self/stat", "utf8");
+    const start = own.slice(own.lastIndexOf(")") + 2).split(" ")[19];
+    const namespace = /\[(\d+)\]/.exec(readlinkSync("/proc/self/ns/pid"))![1];
+    expect(stagingPrefix()).toBe(`.prefetchfiles-nri-plugin.staging-${namespace}-` +
+      `${process.pid}-${start}-`);
+  });
+
+  test("another install under way keeps its folder; both copies end complete", () => {
+    const node = layout();
+    const other = otherInstall();
+    const staging = stagingFolder(node.plugins, other.prefix);
+    const out = install(node.options());
+    expect(out).toContain(`kept ${staging}: another install (pid ${other.pid}) is using it; ` +
+      "of installs run at once, the last to finish puts its copy in place");
+    expect(out.filter((line) => line.startsWith("removed"))).toEqual([]);
+    expect(readdirSync(node.plugins).sort()).toEqual([staging.slice(node.plugins.length + 1),
+      PLUGIN].sort());
+    expect(readFileSync(join(staging, PLUGIN), "utf8")).toBe("half");
+    expect(readFileSync(node.binary, "utf8")).toBe(readFileSync(node.executable, "utf8"));
+  });
+
+  test("a pid now used by another process is no owner: its start time differs", () => {
+    const node = layout();
+    const other = otherInstall();
+    const [pidPart, start] = other.prefix.split("-").slice(-3, -1);
+    const reused = other.prefix.replace(`-${pidPart}-${start}-`,
+      `-${pidPart}-${Number(start) - 1}-`);
+    const staging = stagingFolder(node.plugins, reused);
+    expect(install(node.options())).toContain(`removed ${staging}, left by an install ` +
+      `(pid ${other.pid}) that is no longer running`);
+    expect(readdirSync(node.plugins)).toEqual([PLUGIN]);
+  });
+
+  test("a maker that cannot be checked from here: kept while recent, removed when stale", () => {
+    const node = layout();
+    // Another PID namespace's install, and an earlier version's name without its maker.
+    const otherNamespace = stagingPrefix().replace(/staging-\d+-/, "staging-1-");
+    const fresh = [stagingFolder(node.plugins, otherNamespace),
+      stagingFolder(node.plugins, ".prefetchfiles-nri-plugin.staging-", 0)];
+    const out = install(node.options());
+    for (const staging of fresh) {
+      expect(out).toContain(`kept ${staging}: its install cannot be checked from here (another ` +
+        "PID namespace, or an earlier version); install and uninstall remove it once " +
+        "unchanged for 10 minutes");
+      const old = new Date(Date.now() - 11 * 60_000);
+      utimesSync(join(staging, PLUGIN), old, old);
+      utimesSync(staging, old, old);
+    }
+    const later = install(node.options());
+    for (const staging of fresh) {
+      expect(later).toContain(`removed ${staging}, left by an install that cannot be checked ` +
+        "from here, unchanged for over 10 minutes");
+    }
+    expect(readdirSync(node.plugins)).toEqual([PLUGIN]);
+  });
+
+  test("a folder changed a moment ago is kept, even among stale files", () => {
+    const node = layout();
+    const staging = stagingFolder(node.plugins, ".prefetchfiles-nri-plugin.staging-",
+      20 * 60_000);
+    writeFileSync(join(staging, "more"), "being written");
+    expect(install(node.options())).toContain(`kept ${staging}: its install cannot be checked ` +
+      "from here (another PID namespace, or an earlier version); install and uninstall " +
+      "remove it once unchanged for 10 minutes");
+  });
+
+  test("uninstall removes what ended installs left in both folders, and says so", async () => {
+    const node = layout();
+    install(node.options());
+    const gone = await endedProcess();
+    const other = otherInstall();
+    const left = [stagingFolder(node.plugins, gone.prefix),
+      stagingFolder(node.confDir, gone.prefix)];
+    const busy = stagingFolder(node.plugins, other.prefix);
+    const out = uninstall({ ...node.options(), keepConf: false });
+    expect(out.slice(0, 2)).toEqual([`removed ${node.binary}`, `removed ${node.conf}`]);
+    expect(out.slice(2).sort()).toEqual([
+      `removed ${left[0]}, left by an install (pid ${gone.pid}) that is no longer running`,
+      `removed ${left[1]}, left by an install (pid ${gone.pid}) that is no longer running`,
+      `warning: ${busy} belongs to an install (pid ${other.pid}) under way; it puts the plugin ` +
+        "back when it finishes",
+    ].sort());
+    expect(readdirSync(node.plugins)).toEqual([busy.slice(node.plugins.length + 1)]);
+    expect(readdirSync(node.confDir)).toEqual([]);
+  });
+
+  test("uninstall of folders that are not there is not a failure", () => {
+    const node = layout();
+    expect(uninstall({ ...node.options(), keepConf: false })).toEqual([
+      `not present: ${node.binary}`, `not present: ${node.conf}`]);
+  });
+});
+
+describe("a copy removed while it was made", () => {
+  test("install fails saying so, and leaves the executable in place as it was", async () => {
+    const node = layout();
+    mkdirSync(node.plugins);
+    writeFileSync(node.binary, "the earlier one");
+    const fifo = join(node.root, "executable.fifo");
+    expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+    // Half-way through the copy, the staging folder is taken away.
+    const writer = Bun.spawn(["sh", "-c", `
+      exec 3>"$FIFO"
+      printf 'first part\\n' >&3
+      i=0
+      while [ -z "$(find "$PLUGINS" -mindepth 2 -type f -size +0c 2>/dev/null)" ] &&
+        [ $i -lt 300 ]; do
+        sleep 0.01; i=$((i+1))
+      done
+      rm -rf "$PLUGINS"/.prefetchfiles-nri-plugin.staging-*
+      printf 'second part\\n' >&3
+      exec 3>&-`], { env: { FIFO: fifo, PLUGINS: node.plugins,
+      PATH: process.env.PATH ?? "/usr/bin:/bin" } });
+    let message: string;
+    try {
+      message = refusal(() => install({ ...node.options(), executable: fifo }));
+    } finally {
+      writer.kill();
+    }
+    expect(message).toMatch(new RegExp(`^cannot install: the copy in ${node.plugins}/\\.` +
+      "prefetchfiles-nri-plugin\\.staging-[^/]+ was removed while it was made \\(by another " +
+      `install\\?\\); ${node.binary} is left as it was: run install again$`));
+    expect(readFileSync(node.binary, "utf8")).toBe("the earlier one");
+    expect(readdirSync(node.plugins)).toEqual([PLUGIN]);
+  });
+});
+
+describe("the .conf is written whole or not at all", () => {
+  test("it is made in a staging folder and renamed into place; nothing else is left", () => {
+    const node = layout();
+    mkdirSync(node.confDir);
+    writeFileSync(node.conf, "# an older one\n");
+    const before = statSync(node.conf).ino;
+    install({ ...node.options({ force: true }), socketAddress: "/run/x/system.sock" });
+    expect(readFileSync(node.conf, "utf8")).toContain('socket_address = "/run/x/system.sock"');
+    expect(statSync(node.conf).ino).not.toBe(before);
+    expect(readdirSync(node.confDir)).toEqual([`${PLUGIN}.conf`]);
+  });
+
+  test("a .conf that is a link is written through, as before", () => {
+    const node = layout();
+    mkdirSync(node.confDir);
+    const real = join(node.root, "real.conf");
+    writeFileSync(real, "# mine\n");
+    symlinkSync(real, node.conf);
+    install(node.options({ force: true }));
+    expect(lstatSync(node.conf).isSymbolicLink()).toBe(true);
+    expect(readFileSync(real, "utf8")).toContain("socket_address");
   });
 });
 
