@@ -1,4 +1,4 @@
-import { ConfigError } from "../config/conf.ts";
+import { ConfigError, MAX_SOCKET_PATH } from "../config/conf.ts";
 import { parseDuration } from "../config/duration.ts";
 import { DEFAULT_SOCKET_ADDRESS } from "../config/settings.ts";
 import { LEVELS, type Level } from "../log/logger.ts";
@@ -190,11 +190,18 @@ function socketAddr(values: Map<string, string>): string | undefined {
   return absolutePath(values, "socket-addr");
 }
 
-/** A socket flag's value: a relative one would depend on where the command runs. */
+/**
+ * A socket flag's value: absolute (a relative one would depend on where the
+ * command runs) and short enough for a Unix socket address.
+ */
 function absolutePath(values: Map<string, string>, flag: string): string | undefined {
   const value = nonEmpty(values, flag);
   if (value !== undefined && !value.startsWith("/")) {
     throw new UsageError(`--${flag} must be an absolute path, got "${value}"`);
+  }
+  if (value !== undefined && Buffer.byteLength(value) > MAX_SOCKET_PATH) {
+    throw new UsageError(`--${flag} must be at most ${MAX_SOCKET_PATH} bytes, ` +
+      `a Unix socket path's limit, got ${Buffer.byteLength(value)}`);
   }
   return value;
 }

@@ -28,7 +28,7 @@ type Reader = (value: unknown, key: string) => unknown;
 
 /** .conf key → [ConfFile field, how to read its value]. */
 const KEYS: Record<string, [keyof ConfFile, Reader]> = {
-  socket_address: ["socketAddress", absolutePath],
+  socket_address: ["socketAddress", socketPath],
   log_level: ["logLevel", level],
   log_file: ["logFile", absolutePath],
   syslog_socket: ["syslogSocket", pathOrEmpty],
@@ -119,6 +119,17 @@ function fail(key: string, expected: string, value: unknown): never {
 function absolutePath(value: unknown, key: string): string {
   if (typeof value !== "string" || !value.startsWith("/")) fail(key, "an absolute path", value);
   return value;
+}
+
+/** The longest path a Unix socket address holds, in bytes. */
+export const MAX_SOCKET_PATH = 107;
+
+function socketPath(value: unknown, key: string): string {
+  const path = absolutePath(value, key);
+  if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
+    fail(key, `a socket path of at most ${MAX_SOCKET_PATH} bytes`, value);
+  }
+  return path;
 }
 
 function pathOrEmpty(value: unknown, key: string): string {

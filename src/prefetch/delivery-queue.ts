@@ -183,7 +183,7 @@ export class DeliveryQueue {
       const error = item === this.inFlight
         ? "an attempt was still in flight; it may yet arrive"
         : (item.lastError ?? "not sent yet");
-      this.finish(item, { state: "failed", error }, "plugin stopping");
+      this.finish(item, { state: "failed", error }, "plugin stopping", true);
     }
     return left.length;
   }
@@ -241,12 +241,16 @@ export class DeliveryQueue {
     }
   }
 
-  /** Tells the waiting pod start, or logs the outcome if nobody waits anymore. */
-  private finish(item: Item, delivery: Delivery, dropReason?: string): void {
+  /**
+   * Tells the waiting pod start, or logs the outcome if nobody waits anymore.
+   * `always`: log a drop even when a pod start is told (the process is about
+   * to exit, and the pod start may not get to log it).
+   */
+  private finish(item: Item, delivery: Delivery, dropReason?: string, always = false): void {
     if (item.settle) {
       item.settle(delivery);
       item.settle = undefined;
-      return;
+      if (!always) return;
     }
     const fields = {
       pod: item.request.pod,

@@ -56,18 +56,23 @@ export class HttpForwarder implements Forwarder {
     if (name === "TimeoutError" || name === "AbortError") {
       return new DeliveryError(`no answer within ${timeoutMs} ms`, true);
     }
-    if (code === "ENOENT") {
-      return new DeliveryError(
-        "socket does not exist (is nydus-snapshotter running with [system] enable = true?)",
-        true,
-        true,
-      );
-    }
-    if (code === "ECONNREFUSED") return new DeliveryError("connection refused", true, true);
+    const unreachable = code ? UNREACHABLE[code] : undefined;
+    if (unreachable) return new DeliveryError(unreachable, true, true);
     const text = error instanceof Error ? error.message : String(error);
-    return new DeliveryError(code ? `${code}: ${text}` : text, true);
+    return new DeliveryError(code && !text.startsWith(code) ? `${code}: ${text}` : text, true);
   }
 }
+
+/** Failures that say nothing listens on the socket path, in words. */
+const UNREACHABLE: Record<string, string> = {
+  ENOENT: "socket does not exist (is nydus-snapshotter running with [system] enable = true?)",
+  ECONNREFUSED: "connection refused",
+  ENOTDIR: "a part of the socket path is not a folder",
+  ELOOP: "too many symbolic links in the socket path",
+  ENAMETOOLONG: "the socket path is longer than a Unix socket path may be",
+  EACCES: "no permission to connect to the socket",
+  ENOTSOCK: "the socket path is not a socket",
+};
 
 /** The snapshotter answers with an empty body; more than this is not read. */
 const MAX_RESPONSE_BODY = 64 * 1024;

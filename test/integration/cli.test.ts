@@ -457,12 +457,14 @@ describe("identity flags and flags a command does not read are usage mistakes (e
     }
   });
 
-  test("an empty or relative --socket-addr, and an empty --conf", () => {
+  test("an empty, relative or too long --socket-addr, and an empty --conf", () => {
     const pod = join(fixtures, "wordpress-pod.yaml");
     for (const [args, message] of [
       [["check", "--socket-addr", "", pod], "--socket-addr must not be empty"],
       [["check", "--socket-addr", "run/system.sock", pod],
         '--socket-addr must be an absolute path, got "run/system.sock"'],
+      [["check", "--socket-addr", `/${"s".repeat(107)}`, pod],
+        "--socket-addr must be at most 107 bytes, a Unix socket path's limit, got 108"],
       [["check", "--conf", ""], "--conf must not be empty"],
       [["--idx", "03", "--conf", "", "--nri-socket", join(tempDir(), "nri.sock")],
         "--conf must not be empty"],

@@ -40,6 +40,13 @@ describe("readLogKeys (where to log a refused .conf)", () => {
 });
 
 describe("parseConf", () => {
+  test("socket_address must fit a Unix socket address (107 bytes)", () => {
+    const fits = `/${"s".repeat(106)}`;
+    expect(parseConf(`socket_address = "${fits}"\n`, "x.conf").conf.socketAddress).toBe(fits);
+    expect(() => parseConf(`socket_address = "${fits}x"\n`, "x.conf"))
+      .toThrow('key "socket_address" must be a socket path of at most 107 bytes');
+  });
+
   test("an error quotes at most 200 characters of a huge bad value", () => {
     const list = Array.from({ length: 30_000 }, (_, i) => `ns${i}`);
     const text = `allowed_namespaces = ${JSON.stringify([...list, ""])}\n`;

@@ -386,6 +386,15 @@ describe("DeliveryQueue.close", () => {
     expect(queue.size).toBe(0);
   });
 
+  test("a pod start still waiting when the queue is dropped is told, and the drop logged", async () => {
+    const forwarder = new FakeForwarder(() => new Promise(() => {}));
+    const { queue, sink } = setup(forwarder);
+    const waiting = queue.submit(request("A", "shop/waiting"), 5000);
+    expect(queue.drop()).toBe(1);
+    expect((await waiting).state).toBe("failed");
+    expect(sink.find("prefetch request dropped")).toContain("pod=shop/waiting");
+  });
+
   test("a request submitted after close fails at once and is never sent", async () => {
     const forwarder = new FakeForwarder();
     const { queue } = setup(forwarder);

@@ -1,6 +1,6 @@
 // HttpForwarder against real Unix sockets in a temporary directory.
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
-import { linkSync, mkdtempSync, rmSync } from "node:fs";
+import { linkSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DeliveryError, HttpForwarder, PREFETCH_PATH } from "../../src/prefetch/forwarder.ts";
@@ -163,6 +163,22 @@ describe("HttpForwarder", () => {
     const error = await sendError(dead);
     expect(error.retryable).toBe(true);
     expect(error.message).toBe("connection refused");
+  });
+
+  test("a socket path that cannot lead to a listener is unreachable, said in words", async () => {
+    const file = join(dir, "plain-file");
+    writeFileSync(file, "");
+    const loop = join(dir, "loop");
+    symlinkSync(loop, loop);
+    for (const [path, words] of [
+      [join(file, "system.sock"), "a part of the socket path is not a folder"],
+      [loop, "too many symbolic links in the socket path"],
+    ] as const) {
+      const error = await sendError(path);
+      expect(error.message).toBe(words);
+      expect(error.unreachable).toBe(true);
+    }
+    expect((await sendError(join(dir, "missing.sock"))).unreachable).toBe(true);
   });
 
   test("a server that never answers is given up on at the timeout", async () => {
