@@ -305,6 +305,23 @@ function lastChange(folder: string): number | undefined {
   return latest;
 }
 
+/** An install still at work in `dir` (one of its staging folders, and its maker alive). */
+function runningInstall(dir: string): { pid: number; dir: string } | undefined {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return undefined; // no folder, no install at work there
+  }
+  const namespace = pidNamespace();
+  for (const entry of entries) {
+    if (!STAGING.test(entry)) continue;
+    const maker = makerState(entry, namespace, join(dir, entry));
+    if (maker?.running && maker.pid !== undefined) return { pid: maker.pid, dir };
+  }
+  return undefined;
+}
+
 function isLeftover(entry: string): boolean {
   return STAGING.test(entry) || OLD_STAGING.test(entry);
 }
@@ -314,6 +331,12 @@ export function uninstall(options: Omit<InstallOptions, "executable" | "socketAd
   keepConf: boolean;
 }): string[] {
   checkIdentity({ idx: options.idx, name: PLUGIN_BASENAME });
+  // Removing the .conf under an install at work would leave its executable without one.
+  const busy = runningInstall(options.pluginPath) ?? runningInstall(options.configPath);
+  if (busy) {
+    throw new CommandError(`cannot uninstall: an install (pid ${busy.pid}) is at work in ` +
+      `${busy.dir}; run uninstall again once it has finished`);
+  }
   const name = `${options.idx}-${PLUGIN_BASENAME}`;
   const paths = [join(options.pluginPath, name)];
   if (!options.keepConf) paths.push(join(options.configPath, `${name}.conf`));

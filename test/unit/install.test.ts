@@ -310,20 +310,29 @@ describe("a staging folder is removed only when the install that made it is gone
     const node = layout();
     install(node.options());
     const gone = await endedProcess();
-    const other = otherInstall();
     const left = [stagingFolder(node.plugins, gone.prefix),
       stagingFolder(node.confDir, gone.prefix)];
-    const busy = stagingFolder(node.plugins, other.prefix);
     const out = uninstall({ ...node.options(), keepConf: false });
     expect(out.slice(0, 2)).toEqual([`removed ${node.binary}`, `removed ${node.conf}`]);
     expect(out.slice(2).sort()).toEqual([
       `removed ${left[0]}, left by an install (pid ${gone.pid}) that is no longer running`,
       `removed ${left[1]}, left by an install (pid ${gone.pid}) that is no longer running`,
-      `warning: ${busy} belongs to an install (pid ${other.pid}) under way; it puts the plugin ` +
-        "back when it finishes",
     ].sort());
-    expect(readdirSync(node.plugins)).toEqual([busy.slice(node.plugins.length + 1)]);
+    expect(readdirSync(node.plugins)).toEqual([]);
     expect(readdirSync(node.confDir)).toEqual([]);
+  });
+
+  test("uninstall while an install is at work refuses and removes nothing", () => {
+    const node = layout();
+    install(node.options());
+    const other = otherInstall();
+    const busy = stagingFolder(node.plugins, other.prefix);
+    expect(() => uninstall({ ...node.options(), keepConf: false })).toThrow(
+      `cannot uninstall: an install (pid ${other.pid}) is at work in ${node.plugins}; ` +
+        "run uninstall again once it has finished");
+    expect(existsSync(node.binary)).toBe(true);
+    expect(existsSync(node.conf)).toBe(true);
+    expect(existsSync(busy)).toBe(true);
   });
 
   test("uninstall of folders that are not there is not a failure", () => {
