@@ -75,6 +75,6 @@ describe("normalizeReference", () => {
     const huge = `registry.example.com/${"a".repeat(260_000)}:1`;
     const started = performance.now();
     expect(() => normalizeReference(huge)).toThrow(/of 260023 characters is longer than any valid one \(1024\)/);
-    expect(performance.now() - started).toBeLessThan(50);
+    expect(performance.now() - started).toBeLessThan(250); // matching it would take longer
   });
 });
