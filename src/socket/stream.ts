@@ -1,7 +1,11 @@
 import type { Socket } from "bun";
+import { WriteQueue } from "./write-queue.ts";
 
 /** Where the byte stream comes from: an inherited descriptor or a Unix socket path. */
 export type StreamTarget = { fd: number } | { path: string };
+
+/** The longest path a Unix socket address holds, in bytes (sun_path less its NUL). */
+export const MAX_SOCKET_PATH = 107;
 
 /** What the layer above receives from a stream. */
 export interface StreamReceiver {
@@ -28,7 +32,7 @@ export function describeTarget(target: StreamTarget): string {
  */
 export class SocketStream implements ByteStream {
   private socket: Socket<undefined> | undefined;
-  private pending: Uint8Array[] = [];
+  private readonly pending = new WriteQueue((bytes) => this.socket?.write(bytes) ?? 0);
   private early: Uint8Array[] = []; // data that arrived before a receiver was set
   private receiver: StreamReceiver | undefined;
   private ended = false;
@@ -53,12 +57,7 @@ export class SocketStream implements ByteStream {
 
   write(bytes: Uint8Array): void {
     if (this.ended || !this.socket) return;
-    if (this.pending.length > 0) {
-      this.pending.push(bytes);
-      return;
-    }
-    const written = this.socket.write(bytes);
-    if (written < bytes.length) this.pending.push(bytes.subarray(Math.max(written, 0)));
+    this.pending.push(bytes);
   }
 
   close(): void {
@@ -66,23 +65,11 @@ export class SocketStream implements ByteStream {
     this.finish();
   }
 
-  private flush(): void {
-    while (this.socket && this.pending.length > 0) {
-      const next = this.pending[0]!;
-      const written = this.socket.write(next);
-      if (written < next.length) {
-        this.pending[0] = next.subarray(Math.max(written, 0));
-        return;
-      }
-      this.pending.shift();
-    }
-  }
-
   private finish(error?: Error): void {
     if (this.ended) return;
     this.ended = true;
     this.endError = error;
-    this.pending = [];
+    this.pending.clear();
     this.receiver?.closed(error);
   }
 
@@ -92,7 +79,7 @@ export class SocketStream implements ByteStream {
         if (this.receiver) this.receiver.data(chunk);
         else this.early.push(chunk);
       },
-      drain: () => this.flush(),
+      drain: () => void this.pending.flush(),
       end: () => this.close(), // EOF from the peer: release our end too
       close: (_: Socket<undefined>, error?: Error) => this.finish(error),
       error: (_: Socket<undefined>, error: Error) => this.finish(error),

@@ -19,6 +19,7 @@ import {
 import { RequestSchema, ResponseSchema } from "../../src/gen/ttrpc/request_pb.ts";
 import { Logger } from "../../src/log/logger.ts";
 import { Mux } from "../../src/mux/mux.ts";
+import { WriteQueue } from "../../src/socket/write-queue.ts";
 import { MessageReader } from "../../src/ttrpc/frame.ts";
 import { TtrpcServer } from "../../src/ttrpc/server.ts";
 import { pluginBinary } from "../support/plugin-binary.ts";
@@ -55,7 +56,7 @@ class RawRuntime {
   private readonly waiters = new Set<() => void>();
   private readonly mux: Mux;
   private socket!: Socket<undefined>;
-  private pending: Uint8Array[] = [];
+  private readonly pending = new WriteQueue((bytes) => this.socket.write(bytes));
   private flushed: (() => void)[] = [];
   /** Highest request stream id the plugin has accepted. */
   private lastId = 0;
@@ -120,23 +121,14 @@ class RawRuntime {
 
   /** Writes raw bytes; resolves once the socket took all of them. */
   send(bytes: Uint8Array): Promise<void> {
-    this.pending.push(bytes);
     const done = new Promise<void>((resolve) => this.flushed.push(resolve));
+    this.pending.push(bytes);
     this.flush();
     return done;
   }
 
   private flush(): void {
-    while (this.pending.length > 0) {
-      const next = this.pending[0]!;
-      const written = this.socket.write(next);
-      if (written < next.length) {
-        this.pending[0] = next.subarray(Math.max(written, 0));
-        return;
-      }
-      this.pending.shift();
-    }
-    for (const resolve of this.flushed.splice(0)) resolve();
+    if (this.pending.flush()) for (const resolve of this.flushed.splice(0)) resolve();
   }
 
   end(): void {

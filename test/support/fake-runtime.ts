@@ -5,6 +5,7 @@ import { Plugin, Runtime } from "../../src/gen/nri/pkg/api/v1alpha1/api_pb.ts";
 import { Logger } from "../../src/log/logger.ts";
 import { Mux } from "../../src/mux/mux.ts";
 import type { ByteStream } from "../../src/socket/stream.ts";
+import { WriteQueue } from "../../src/socket/write-queue.ts";
 import { TtrpcClient } from "../../src/ttrpc/client.ts";
 import { TtrpcServer } from "../../src/ttrpc/server.ts";
 
@@ -65,29 +66,15 @@ export class FakeRuntimeConnection {
 }
 
 /**
- * A ByteStream over a Bun socket that keeps what the socket did not take and
- * writes it, in order, when the socket's `drain` handler calls `flush`.
+ * A ByteStream over a Bun socket; what the socket does not take waits until
+ * the socket's `drain` handler calls `flush`.
  */
 export function socketStream(socket: Socket<undefined>): ByteStream & { flush(): void } {
-  const pending: Uint8Array[] = [];
-  const flush = () => {
-    while (pending.length > 0) {
-      const next = pending[0]!;
-      const written = Math.max(socket.write(next), 0);
-      if (written < next.length) {
-        pending[0] = next.subarray(written);
-        return;
-      }
-      pending.shift();
-    }
-  };
+  const pending = new WriteQueue((bytes) => socket.write(bytes));
   return {
-    write: (bytes) => {
-      pending.push(bytes);
-      if (pending.length === 1) flush();
-    },
+    write: (bytes) => pending.push(bytes),
     close: () => socket.end(),
-    flush,
+    flush: () => void pending.flush(),
   };
 }
 
