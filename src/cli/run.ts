@@ -102,7 +102,9 @@ class PluginProcess {
   private runtimeConf(text: string): ConfFile {
     try {
       const { conf, unknownKeys } = parseConf(text, "the .conf from the runtime");
-      if (unknownKeys.length > 0) this.log.warn("unknown .conf keys ignored", { keys: unknownKeys });
+      if (unknownKeys.length > 0) {
+        this.log.warn("unknown .conf keys ignored", { keys: unknownKeys });
+      }
       return conf;
     } catch (error) {
       this.openLog({ ...this.fileConf, ...readLogKeys(text) });
@@ -162,7 +164,9 @@ function announce(log: Logger, settings: Settings, legacy: LegacyConfig, warned:
 /** What is wrong with the runtime's NRI_PLUGIN_SOCKET, if anything. */
 function launchSocketProblem(value: string): string | undefined {
   const named = `NRI_PLUGIN_SOCKET names fd ${value}`;
-  if (!/^[0-9]+$/.test(value)) return `NRI_PLUGIN_SOCKET is "${value}", not a file descriptor number`;
+  if (!/^[0-9]+$/.test(value)) {
+    return `NRI_PLUGIN_SOCKET is "${value}", not a file descriptor number`;
+  }
   try {
     if (!fstatSync(Number(value)).isSocket()) return `${named}, which is not a socket`;
   } catch (error) {

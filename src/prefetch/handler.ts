@@ -5,7 +5,7 @@ import { AnnotationError, PREFETCH_ANNOTATION } from "./annotation.ts";
 import { type Delivery, DeliveryQueue } from "./delivery-queue.ts";
 import { type Forwarder, HttpForwarder } from "./forwarder.ts";
 import { namespaceRefusal } from "./policy.ts";
-import { prepareRequest } from "./request.ts";
+import { type PreparedSend, prepareRequest } from "./request.ts";
 
 export interface PrefetchHandlerOptions {
   log: Logger;
@@ -14,7 +14,6 @@ export interface PrefetchHandlerOptions {
   forwarderFor?(socketAddress: string): Forwarder;
 }
 
-type Prepared = Extract<ReturnType<typeof prepareRequest>, { kind: "send" }>;
 
 /**
  * The product: for each pod start, find the prefetch annotation, check it,
@@ -83,7 +82,7 @@ export class PrefetchHandler implements PluginHandler {
   }
 
   /** Checks and normalises the value; undefined (logged) when nothing is sent. */
-  private prepare(value: string, log: Logger): Prepared | undefined {
+  private prepare(value: string, log: Logger): PreparedSend | undefined {
     let prepared;
     try {
       prepared = prepareRequest(value, this.settings);
@@ -105,7 +104,7 @@ export class PrefetchHandler implements PluginHandler {
     return prepared;
   }
 
-  private report(delivery: Delivery, prepared: Prepared, log: Logger): void {
+  private report(delivery: Delivery, prepared: PreparedSend, log: Logger): void {
     const fields = { images: prepared.images, socket: this.settings.socketAddress };
     if (delivery.state === "delivered") {
       log.info("prefetch list forwarded", { ...fields, bytes: prepared.body.length });

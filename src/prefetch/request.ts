@@ -18,6 +18,9 @@ export type Prepared =
   | { kind: "empty" }
   | { kind: "refused"; reason: string };
 
+/** A value that is sent, and what is sent for it. */
+export type PreparedSend = Extract<Prepared, { kind: "send" }>;
+
 const encoder = new TextEncoder();
 
 /**
@@ -41,29 +44,33 @@ export function prepareRequest(
   if (entries.length === 0) return { kind: "empty" };
   const refusal = entryRefusal(entries, policy);
   if (refusal) return { kind: "refused", reason: refusal };
+  const send = sendable(body, entries, normalizeImageReferences);
+  // Every request passes through the delivery queue: one larger than it can never be sent.
+  if (send.body.length > settings.queueMaxBytes) {
+    return {
+      kind: "refused",
+      reason: `the request is ${send.body.length} bytes, over queue_max_bytes ` +
+        `(${settings.queueMaxBytes})`,
+    };
+  }
+  return send;
+}
+
+/** The body to send: the value itself, or the list with image references qualified. */
+function sendable(body: Uint8Array, entries: PrefetchEntry[], normalize: boolean): PreparedSend {
   const from = entries.map((entry) => entry.image);
-  if (!normalizeImageReferences) return fitted(settings, { kind: "send", body, images: from, entries });
+  if (!normalize) return { kind: "send", body, images: from, entries };
   const to = entries.map((entry, index) => qualified(entry.image, index));
   if (to.every((image, index) => image === from[index])) {
-    return fitted(settings, { kind: "send", body, images: to, entries });
+    return { kind: "send", body, images: to, entries };
   }
   const rewritten = entries.map((entry, index) => ({ ...entry.fields, image: to[index] }));
-  return fitted(settings, {
+  return {
     kind: "send",
     body: encoder.encode(JSON.stringify(rewritten)),
     images: to,
     entries,
     rewritten: { from, to },
-  });
-}
-
-/** Every request passes through the delivery queue: one larger than it can never be sent. */
-function fitted(settings: Pick<Settings, "queueMaxBytes">, prepared: Prepared): Prepared {
-  if (prepared.kind !== "send" || prepared.body.length <= settings.queueMaxBytes) return prepared;
-  return {
-    kind: "refused",
-    reason: `the request is ${prepared.body.length} bytes, over queue_max_bytes ` +
-      `(${settings.queueMaxBytes})`,
   };
 }
 
