@@ -1,8 +1,9 @@
-import { ConfigError, MAX_SOCKET_PATH } from "../config/conf.ts";
+import { ConfigError } from "../config/conf.ts";
 import { parseDuration } from "../config/duration.ts";
 import { DEFAULT_SOCKET_ADDRESS } from "../config/settings.ts";
 import { LEVELS, type Level } from "../log/logger.ts";
 import { checkIdentity, IdentityError } from "../nri/identity.ts";
+import { MAX_SOCKET_PATH } from "../socket/stream.ts";
 import { versionText } from "../version.ts";
 import { type FlagSpec, flagHelp, type ParsedArgs, parseArgs, UsageError } from "./args.ts";
 import { check } from "./check.ts";

@@ -1,5 +1,6 @@
 import { parse, TomlError } from "smol-toml";
 import { LEVELS, type Level } from "../log/logger.ts";
+import { MAX_SOCKET_PATH } from "../socket/stream.ts";
 import { parseDuration } from "./duration.ts";
 
 /** A .conf file that cannot be used; the message names the file and the key. */
@@ -120,9 +121,6 @@ function absolutePath(value: unknown, key: string): string {
   if (typeof value !== "string" || !value.startsWith("/")) fail(key, "an absolute path", value);
   return value;
 }
-
-/** The longest path a Unix socket address holds, in bytes. */
-export const MAX_SOCKET_PATH = 107;
 
 function socketPath(value: unknown, key: string): string {
   const path = absolutePath(value, key);

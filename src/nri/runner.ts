@@ -1,7 +1,7 @@
 import { statSync } from "node:fs";
 import { errorText, type Logger } from "../log/logger.ts";
 import { MuxProtocolError } from "../mux/mux.ts";
-import { describeTarget, type StreamTarget } from "../socket/stream.ts";
+import { describeTarget, MAX_SOCKET_PATH, type StreamTarget } from "../socket/stream.ts";
 import { RegistrationError, runSession, type SessionOptions } from "./session.ts";
 
 export type RunOptions = Omit<SessionOptions, "target">;
@@ -108,8 +108,6 @@ function pathProblem(path: string): string | undefined {
   }
   return undefined;
 }
-
-const MAX_SOCKET_PATH = 107;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
