@@ -4,7 +4,8 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, 
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { CommandError } from "../../src/cli/failure.ts";
-import { install, stagingPrefix, uninstall } from "../../src/cli/install.ts";
+import { install, uninstall } from "../../src/cli/install.ts";
+import { stagingPrefix } from "../../src/cli/staging.ts";
 
 const PLUGIN = "03-prefetchfiles-nri-plugin";
 const dirs: string[] = [];
