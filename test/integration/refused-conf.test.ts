@@ -11,6 +11,7 @@ import { pluginBinary } from "../support/plugin-binary.ts";
 import { sampleConf, samplePod } from "../support/sample-pod.ts";
 import { RecordingSnapshotter } from "../support/snapshotter.ts";
 import { testScope } from "../support/scope.ts";
+import { waitUntil } from "../support/wait.ts";
 
 const { defer } = testScope();
 const BAD_KEY = "must be a positive whole number, got 0";
@@ -29,14 +30,6 @@ async function withBadConf(version: string) {
   return { snapshotter, harness, log };
 }
 
-async function waitFor(what: string, check: () => boolean, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(20);
-  }
-}
-
 describe("NRI v0.12.2: the refusal reaches the runtime's log with its reason", () => {
   // Three tries: the reply used to race the close of the connection.
   for (const attempt of [1, 2, 3]) {
@@ -50,21 +43,24 @@ describe("NRI v0.12.2: the refusal reaches the runtime's log with its reason", (
       expect(failures).toContain(`key "queue_max_requests" ${BAD_KEY}`);
       expect(failures).not.toContain("ttrpc: closed");
       // The plugin's own lines, from before Configure too, are in its log_file.
-      await waitFor("the plugin's log_file", () => log().includes("configuration refused"));
+      await waitUntil(() => log().includes("configuration refused"), "the plugin's log_file");
       expect(log()).toContain('msg="plugin starting"');
       expect(log()).toContain(BAD_KEY);
     }, 30_000);
   }
 });
 
-describe("NRI v0.6.1 (containerd 1.7.0 to 1.7.25): one refusal would fail the runtime's start", () => {
+const OLD_RUNTIME =
+  "NRI v0.6.1 (containerd 1.7.0 to 1.7.25): one refusal would fail the runtime's start";
+
+describe(OLD_RUNTIME, () => {
   test("the plugin stays registered, handles no pod and says why", async () => {
     const { snapshotter, harness, log } = await withBadConf("v0.6.1");
     const started = await harness.start();
     expect(started.ok, String(started.error)).toBe(true);
     expect((await harness.waitPlugins(1)).ok).toBe(true);
     expect(await harness.runPod(await samplePod())).toMatchObject({ ok: true });
-    await waitFor("the pod's log line", () => log().includes("pod start not handled"));
+    await waitUntil(() => log().includes("pod start not handled"), "the pod's log line");
     expect(snapshotter.requests).toHaveLength(0);
     const text = log();
     expect(text).toMatch(/level=error msg="configuration refused; staying registered[^\n]*/);

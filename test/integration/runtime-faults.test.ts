@@ -6,6 +6,7 @@ import { type FakeBehaviour, listenFakeRuntime } from "../support/fake-runtime.t
 import { pluginBinary } from "../support/plugin-binary.ts";
 import { exitAfterEof, launchOnSocketpair } from "../support/prelaunch.ts";
 import { testScope } from "../support/scope.ts";
+import { waitUntil } from "../support/wait.ts";
 
 const { defer, tempDir } = testScope();
 
@@ -25,14 +26,6 @@ function external(behaviour: FakeBehaviour, ...flags: string[]) {
   return { runtime, plugin, output, reading };
 }
 
-async function waitFor(check: () => boolean, what: string, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(20);
-  }
-}
-
 test("a refused registration ends the plugin with a message quoting the runtime", async () => {
   const { plugin, output, reading } = external({ registerError: "plugin name already taken" });
   expect(await plugin.exited).toBe(1);
@@ -42,23 +35,23 @@ test("a refused registration ends the plugin with a message quoting the runtime"
 
 test("a RegisterPlugin reply later than the runtime's default 5 s is still served", async () => {
   const { runtime, output } = external({ registerDelayMs: 5500 });
-  await waitFor(() => runtime.connections.length === 1, "the dial");
+  await waitUntil(() => runtime.connections.length === 1, "the dial", 10_000);
   const registered = await runtime.connections[0]!.registered.promise;
   expect(registered).toEqual({ name: "prefetchfiles-nri-plugin", idx: "03" });
-  await waitFor(() => output.text.includes('msg="plugin configured"'), "Configure", 5000);
+  await waitUntil(() => output.text.includes('msg="plugin configured"'), "Configure", 5000);
   const reply = await runtime.connections[0]!.plugin.runPodSandbox({ pod: { name: "p" } });
   expect(reply).toBeDefined();
 }, 30_000);
 
 test("no RegisterPlugin reply: an error names what was awaited and for how long", async () => {
   const { output } = external({ registerDelayMs: Infinity }, "--register-timeout", "1s");
-  await waitFor(() => output.text.includes("no RegisterPlugin reply"), "the error", 8000);
+  await waitUntil(() => output.text.includes("no RegisterPlugin reply"), "the error", 8000);
   expect(output.text).toMatch(/no RegisterPlugin reply from the runtime on \S+ within 1000 ms/);
 }, 30_000);
 
 test("no Configure after registering: an error names what was awaited", async () => {
   const { output } = external({ skipConfigure: true }, "--configure-timeout", "1s");
-  await waitFor(() => output.text.includes("no Configure"), "the error", 8000);
+  await waitUntil(() => output.text.includes("no Configure"), "the error", 8000);
   expect(output.text).toMatch(/no Configure from the runtime on \S+ within 1000 ms/);
 }, 30_000);
 
@@ -131,8 +124,8 @@ test("a 1 MiB pod start from the runtime is read whole and answered (skipped: ov
     defer(() => void plugin.kill());
     await connection.configured.promise;
     const value = `[{"image":"nginx","prefetch":"${"a".repeat(1 << 20)}"}]`;
-    await connection.plugin.runPodSandbox(
-      { pod: { namespace: "default", name: "big", annotations: { "containerd.io/nydus-prefetch": value } } },
-      { timeoutMs: 10_000 });
+    const annotations = { "containerd.io/nydus-prefetch": value };
+    const pod = { namespace: "default", name: "big", annotations };
+    await connection.plugin.runPodSandbox({ pod }, { timeoutMs: 10_000 });
     expect(await Bun.file(log).text()).toContain("over max_annotation_bytes (262144)");
   }, 30_000);

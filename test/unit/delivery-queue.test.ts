@@ -7,6 +7,7 @@ import {
   type QueueOptions,
 } from "../../src/prefetch/delivery-queue.ts";
 import { DeliveryError, type Forwarder } from "../../src/prefetch/forwarder.ts";
+import { waitUntil } from "../support/wait.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -69,14 +70,6 @@ function setup(forwarder: FakeForwarder, options: Partial<QueueOptions> = {}) {
   return { queue, sink };
 }
 
-async function waitUntil(condition: () => boolean, what: string, timeoutMs = 3000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(5);
-  }
-}
-
 describe("DeliveryQueue", () => {
   test("a request delivered within its budget is reported delivered", async () => {
     const forwarder = new FakeForwarder();
@@ -93,7 +86,8 @@ describe("DeliveryQueue", () => {
     expect(await queue.submit(request("A"), 30))
       .toEqual({ state: "pending", error: "no answer within 30 ms" });
     slow.open();
-    await waitUntil(() => sink.find("prefetch list forwarded after retry") !== undefined, "log");
+    const logged = () => sink.find("prefetch list forwarded after retry") !== undefined;
+    await waitUntil(logged, "log", 3000);
     expect(forwarder.delivered).toEqual(["A"]);
     expect(sink.find("prefetch list forwarded after retry")).toContain("pod=default/web");
   });
@@ -119,7 +113,7 @@ describe("DeliveryQueue", () => {
       body === "A1" && forwarder.callsFor("A1") <= 2 ? retryable() : Promise.resolve());
     const { queue } = setup(forwarder);
     const first = queue.submit(request("A1", "default/one"), 3000);
-    await waitUntil(() => forwarder.calls.length >= 1, "the first attempt");
+    await waitUntil(() => forwarder.calls.length >= 1, "the first attempt", 3000);
     const second = queue.submit(request("A2", "default/two"), 3000);
     expect(await Promise.all([first, second]))
       .toEqual([{ state: "delivered" }, { state: "delivered" }]);
@@ -140,7 +134,7 @@ describe("DeliveryQueue", () => {
     const forwarder = new FakeForwarder(() => retryable());
     const { queue, sink } = setup(forwarder, { retryWindowMs: 60 });
     expect((await queue.submit(request("A", "shop/cart"), 20)).state).toBe("pending");
-    await waitUntil(() => queue.size === 0, "the drop");
+    await waitUntil(() => queue.size === 0, "the drop", 3000);
     const line = sink.find("prefetch request dropped");
     expect(line).toContain("level=error");
     expect(line).toContain("pod=shop/cart");
@@ -155,7 +149,7 @@ describe("DeliveryQueue", () => {
     expect((await queue.submit(request("B", "default/late"), 10)).state).toBe("pending");
     await Bun.sleep(60);
     held.open();
-    await waitUntil(() => queue.size === 0, "the queue to empty");
+    await waitUntil(() => queue.size === 0, "the queue to empty", 3000);
     expect(forwarder.calls).toEqual(["A"]);
     expect(sink.find("prefetch request dropped")).toContain("pod=default/late");
   });
@@ -184,7 +178,7 @@ describe("DeliveryQueue", () => {
     expect(line).toContain("pod=default/old");
     expect(line).toContain('reason="queue full"');
     held.open();
-    await waitUntil(() => queue.size === 0, "the queue to empty");
+    await waitUntil(() => queue.size === 0, "the queue to empty", 3000);
     expect(forwarder.delivered).toEqual(["A", "C"]);
   });
 
@@ -247,7 +241,7 @@ describe("DeliveryQueue", () => {
     const { queue } = setup(forwarder);
     expect((await queue.submit(request("A"), 20, true)).state).toBe("failed");
     held.open();
-    await waitUntil(() => queue.size === 0, "the withdrawn request to leave");
+    await waitUntil(() => queue.size === 0, "the withdrawn request to leave", 3000);
     await Bun.sleep(50);
     expect(attempts).toBe(1);
   });
@@ -304,7 +298,7 @@ describe("DeliveryQueue", () => {
     const { queue, sink } = setup(forwarder);
     expect((await queue.submit(request("A"), 20, true)).state).toBe("failed");
     held.open();
-    await waitUntil(() => forwarder.delivered.length === 1, "the late delivery");
+    await waitUntil(() => forwarder.delivered.length === 1, "the late delivery", 3000);
     expect(sink.find("prefetch list arrived after its pod start had given up on it"))
       .toContain("pod=default/web");
     expect(sink.find("prefetch list forwarded after retry")).toBeUndefined();
@@ -377,23 +371,26 @@ describe("DeliveryQueue.close", () => {
   test("drop, for a stop that cannot wait, logs every queued request at once", async () => {
     const forwarder = new FakeForwarder(() => new Promise(() => {}));
     const { queue, sink } = setup(forwarder);
-    const pods = [queue.submit(request("A", "shop/one"), 10), queue.submit(request("B", "shop/two"), 10)];
+    const pods = [queue.submit(request("A", "shop/one"), 10),
+      queue.submit(request("B", "shop/two"), 10)];
     expect((await Promise.all(pods)).map((d) => d.state)).toEqual(["pending", "pending"]);
     expect(queue.drop()).toBe(2);
     const dropped = sink.lines.filter((line) => line.includes("prefetch request dropped"));
-    expect(dropped.map((line) => line.match(/pod=\S+/)?.[0])).toEqual(["pod=shop/one", "pod=shop/two"]);
+    expect(dropped.map((line) => line.match(/pod=\S+/)?.[0]))
+      .toEqual(["pod=shop/one", "pod=shop/two"]);
     expect(dropped[0]).toContain("an attempt was still in flight");
     expect(queue.size).toBe(0);
   });
 
-  test("a pod start still waiting when the queue is dropped is told, and the drop logged", async () => {
-    const forwarder = new FakeForwarder(() => new Promise(() => {}));
-    const { queue, sink } = setup(forwarder);
-    const waiting = queue.submit(request("A", "shop/waiting"), 5000);
-    expect(queue.drop()).toBe(1);
-    expect((await waiting).state).toBe("failed");
-    expect(sink.find("prefetch request dropped")).toContain("pod=shop/waiting");
-  });
+  test("a pod start still waiting when the queue is dropped is told, and the drop logged",
+    async () => {
+      const forwarder = new FakeForwarder(() => new Promise(() => {}));
+      const { queue, sink } = setup(forwarder);
+      const waiting = queue.submit(request("A", "shop/waiting"), 5000);
+      expect(queue.drop()).toBe(1);
+      expect((await waiting).state).toBe("failed");
+      expect(sink.find("prefetch request dropped")).toContain("pod=shop/waiting");
+    });
 
   test("a request submitted after close fails at once and is never sent", async () => {
     const forwarder = new FakeForwarder();
